@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`.
+# Each does its own set-up: a virtual environment with the package, the Docker engine, the images.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test venv engine images test-unit test-integration bench clean-sandboxes
+
+run: images
+	$(BIN)/labapp serve --host $(HOST) --port $(PORT)
+
+test: images
+	LABAPP_REQUIRE_INTEGRATION=1 $(BIN)/python -m pytest -q -rs tests
+
+test-unit: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+engine: venv
+	scripts/ensure-engine.sh $(BIN)/python
+
+images: engine
+	$(BIN)/labapp images build
+
+bench: images
+	$(BIN)/python bench/sandbox_up.py
+
+clean-sandboxes: venv
+	$(BIN)/labapp sandbox down --all

@@ -1,0 +1,403 @@
+"""The images labapp needs, built offline from Debian packages.
+
+- the node image: a Debian rootfs with a Docker engine (debootstrap, then import);
+- the lesson images, loaded in every node under the names the article types: `alpine`
+  and `nginx`. They are stand-ins made of busybox (taken from the node image): `ash`,
+  `ping`, `nslookup`, `wget`, `nc`, and an httpd that serves a page on port 80 and stops
+  at once on SIGTERM.
+
+Every image is tagged with a hash of its recipe, so a build is skipped when the image is
+already there and redone when the recipe changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Callable
+
+import docker
+import docker.errors
+
+from ..config import Settings
+from ..errors import ImageBuildError, ImageMissing
+from .base import LABEL
+
+RECIPE_VERSION = "3"
+NODE_PACKAGES = (
+    "docker.io", "iptables", "iproute2", "procps", "ca-certificates", "tcpdump",
+    "busybox-static", "jq", "ipvsadm", "util-linux",
+)
+NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IMAGE_LABEL = "labapp.image"
+RECIPE_LABEL = "labapp.recipe"
+
+Say = Callable[[str], None]
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("labapp.sandbox").joinpath("assets", name).read_bytes()
+
+
+def _hash(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class LessonImage:
+    """A lesson image: its name inside the nodes and how it is made."""
+
+    name: str  # as the article types it, e.g. "alpine"
+    files: tuple[tuple[str, bytes, int], ...]  # (path, content, mode) beside busybox
+    changes: tuple[str, ...]
+
+    def recipe(self, node_tag: str) -> str:
+        return _hash(RECIPE_VERSION, node_tag, self.name, repr(self.changes),
+                     *(f"{p}:{m}" for p, _, m in self.files), *(c for _, c, _ in self.files))
+
+
+_BASE_FILES = (
+    ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644),
+    ("etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644),
+    ("etc/nsswitch.conf", b"hosts: files dns\n", 0o644),
+)
+
+
+def lesson_images() -> tuple[LessonImage, ...]:
+    """The lesson images and what each carries besides busybox."""
+    os_release = b'NAME="labapp stand-in"\nID=labapp\nPRETTY_NAME="busybox (labapp stand-in for %s)"\n'
+    return (
+        LessonImage(
+            name="alpine",
+            files=_BASE_FILES + (("etc/os-release", os_release % b"alpine", 0o644),),
+            changes=(f"ENV PATH={NODE_PATH}", 'CMD ["/bin/sh"]'),
+        ),
+        LessonImage(
+            name="nginx",
+            files=_BASE_FILES + (
+                ("etc/os-release", os_release % b"nginx", 0o644),
+                ("docker-entrypoint.sh", _asset("nginx-entrypoint.sh"), 0o755),
+                ("usr/share/nginx/html/index.html", b"", 0o644),
+            ),
+            changes=(f"ENV PATH={NODE_PATH}", 'CMD ["/docker-entrypoint.sh"]', "EXPOSE 80/tcp"),
+        ),
+    )
+
+
+def node_recipe(settings: Settings) -> str:
+    """The node image's recipe hash: packages, suite and the scripts it carries."""
+    return _hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES,
+                 _asset("node-entrypoint.sh"), _asset("labapp-wait-ready"))
+
+
+def node_image_ref(settings: Settings) -> str:
+    return f"labapp/node:{node_recipe(settings)}"
+
+
+def lesson_image_refs(settings: Settings) -> dict[str, str]:
+    """{article name: host image reference} for every lesson image."""
+    node_tag = node_recipe(settings)
+    return {img.name: f"labapp/{img.name}:{img.recipe(node_tag)}" for img in lesson_images()}
+
+
+def all_image_refs(settings: Settings) -> list[str]:
+    return [node_image_ref(settings), *lesson_image_refs(settings).values()]
+
+
+def missing_images(client: docker.DockerClient, settings: Settings) -> list[str]:
+    """The image references labapp needs that the engine does not have."""
+    missing = []
+    for ref in all_image_refs(settings):
+        try:
+            client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            missing.append(ref)
+    return missing
+
+
+def require_images(client: docker.DockerClient, settings: Settings) -> None:
+    """Raise ImageMissing naming each image that is not built."""
+    missing = missing_images(client, settings)
+    if missing:
+        raise ImageMissing(f"image{'s' if len(missing) > 1 else ''} not built: {', '.join(missing)}")
+
+
+def build_images(client: docker.DockerClient, settings: Settings, say: Say = print,
+                 force: bool = False) -> list[str]:
+    """Build every image that is missing (all with FORCE); return the references built."""
+    built = []
+    node_ref = node_image_ref(settings)
+    if force or _absent(client, node_ref):
+        _build_node_image(client, settings, node_ref, say)
+        built.append(node_ref)
+    else:
+        say(f"node image {node_ref} is up to date")
+    refs = lesson_image_refs(settings)
+    todo = [img for img in lesson_images() if force or _absent(client, refs[img.name])]
+    if todo:
+        busybox = _busybox_from(client, node_ref)
+        for img in todo:
+            _build_lesson_image(client, img, refs[img.name], busybox, node_ref)
+            say(f"lesson image {img.name} built as {refs[img.name]}")
+            built.append(refs[img.name])
+    else:
+        say("lesson images " + ", ".join(refs) + " are up to date")
+    _prune_old(client, settings, say)
+    return built
+
+
+def _absent(client, ref) -> bool:
+    try:
+        client.images.get(ref)
+        return False
+    except docker.errors.ImageNotFound:
+        return True
+
+
+def debian_mirror(settings: Settings) -> str | None:
+    """The Debian mirror this machine's apt uses (so the build goes where apt goes)."""
+    if settings.debian_mirror:
+        return settings.debian_mirror
+    candidates = ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]
+    for path in candidates:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    words = line.split()
+                    if words[:1] == ["URIs:"] and len(words) > 1 and "security" not in words[1]:
+                        return words[1]
+                    if words[:1] == ["deb"] and len(words) > 2:
+                        url = next((w for w in words[1:] if "://" in w), None)
+                        if url and "security" not in url and "debian" in url:
+                            return url
+        except OSError:
+            continue
+    return None  # debootstrap's own default
+
+
+def _build_node_image(client, settings: Settings, ref: str, say: Say) -> None:
+    if shutil.which("debootstrap") is None:
+        raise ImageBuildError(
+            "cannot build the node image: debootstrap is not installed",
+            hint="install it (apt-get install debootstrap) or run make, which installs it as root",
+        )
+    if os.geteuid() != 0:
+        raise ImageBuildError("cannot build the node image: debootstrap needs root",
+                              hint="run 'labapp images build' as root (make run / make test do)")
+    workdir = tempfile.mkdtemp(prefix="labapp-node-", dir=os.environ.get("TMPDIR", "/var/tmp"))
+    rootfs = os.path.join(workdir, "rootfs")
+    log_path = os.path.join(workdir, "debootstrap.log")
+    try:
+        cmd = ["debootstrap", "--variant=minbase", "--include=" + ",".join(NODE_PACKAGES),
+               settings.debian_suite, rootfs]
+        mirror = debian_mirror(settings)
+        if mirror:
+            cmd.append(mirror)
+        say(f"building node image {ref}: debootstrap {settings.debian_suite} (about a minute)")
+        started = time.monotonic()
+        with open(log_path, "wb") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            with open(log_path, "rb") as log:
+                tail = log.read()[-600:].decode("utf-8", "replace").strip().splitlines()
+            raise ImageBuildError(
+                f"debootstrap failed (exit {proc.returncode}): {tail[-1] if tail else 'no output'}",
+                hint="check that the Debian mirror answers (apt-get update) and see the lines above",
+            )
+        _install_node_files(rootfs)
+        say(f"  rootfs ready in {time.monotonic() - started:.0f} s; importing")
+        tar_path = os.path.join(workdir, "rootfs.tar")
+        subprocess.run(["tar", "-C", rootfs, "--numeric-owner", "-cf", tar_path, "."], check=True)
+        shutil.rmtree(rootfs)
+        changes = [
+            f"ENV PATH={NODE_PATH}",
+            'ENTRYPOINT ["/usr/local/bin/labapp-node-entrypoint"]',
+            f"LABEL {IMAGE_LABEL}=node {RECIPE_LABEL}={node_recipe(settings)}",
+        ]
+        _import(client, tar_path, ref, changes)
+        say(f"  node image {ref} built in {time.monotonic() - started:.0f} s")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _install_node_files(rootfs: str) -> None:
+    """Put labapp's scripts in the rootfs and drop what a node never needs."""
+    for name, target in (("node-entrypoint.sh", "usr/local/bin/labapp-node-entrypoint"),
+                         ("labapp-wait-ready", "usr/local/bin/labapp-wait-ready")):
+        path = os.path.join(rootfs, target)
+        with open(path, "wb") as handle:
+            handle.write(_asset(name))
+        os.chmod(path, 0o755)
+    for sub in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
+                "usr/share/locale"):
+        path = os.path.join(rootfs, sub)
+        if os.path.isdir(path):
+            for entry in os.listdir(path):
+                full = os.path.join(path, entry)
+                if os.path.isdir(full) and not os.path.islink(full):
+                    shutil.rmtree(full, ignore_errors=True)
+                elif entry not in ("lock",):
+                    os.unlink(full)
+    os.makedirs(os.path.join(rootfs, "opt/labapp/images"), exist_ok=True)
+
+
+def _import(client, source, ref: str, changes: list[str]) -> None:
+    repository, tag = ref.rsplit(":", 1)
+    try:
+        client.api.import_image(src=source, repository=repository, tag=tag, changes=changes)
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"cannot import {ref}: {exc.explanation or exc}") from None
+    client.images.get(ref)
+
+
+def _busybox_from(client, node_ref: str) -> bytes:
+    """The static busybox binary of the node image (copied out, not run)."""
+    container = client.api.create_container(node_ref, command=["true"], entrypoint=[],
+                                            labels={LABEL: "image-build"})
+    try:
+        stream, _ = client.api.get_archive(container["Id"], "/bin/busybox")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            if member is not None and member.issym():  # /bin/busybox may be a link
+                target = member.linkname
+                stream, _ = client.api.get_archive(container["Id"], target if target.startswith("/")
+                                                   else "/bin/" + target)
+                return _busybox_from_tar(b"".join(stream))
+            return tar.extractfile(member).read()
+    finally:
+        client.api.remove_container(container["Id"], force=True)
+
+
+def _busybox_from_tar(data: bytes) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.extractfile(tar.next()).read()
+
+
+def _applets(busybox: bytes) -> list[str]:
+    """The applets this busybox provides (it runs here: it is the host's architecture)."""
+    with tempfile.TemporaryDirectory(prefix="labapp-busybox-") as tmp:
+        path = os.path.join(tmp, "busybox")  # busybox picks its applet by its own name
+        with open(path, "wb") as handle:
+            handle.write(busybox)
+        os.chmod(path, 0o755)
+        out = subprocess.run([path, "--list"], capture_output=True, check=True).stdout
+    return [a for a in out.decode().split() if a and a != "busybox"]
+
+
+def _build_lesson_image(client, image: LessonImage, ref: str, busybox: bytes, node_ref: str) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        dirs = {"bin", "etc", "tmp", "root", "var", "usr", "usr/share", "proc", "sys", "dev"}
+        dirs |= {os.path.dirname(p) for p, _, _ in image.files if os.path.dirname(p)}
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        _add_file(tar, "bin/busybox", busybox, 0o755)
+        for applet in _applets(busybox):
+            link = tarfile.TarInfo("bin/" + applet)
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+        for path, content, mode in image.files:
+            _add_file(tar, path, content, mode)
+    changes = list(image.changes) + [
+        f"LABEL {IMAGE_LABEL}={image.name} {RECIPE_LABEL}={ref.rsplit(':', 1)[1]}"
+    ]
+    _import(client, buffer.getvalue(), ref, changes)
+
+
+def _add_file(tar: tarfile.TarFile, path: str, content: bytes, mode: int) -> None:
+    info = tarfile.TarInfo(path)
+    info.size = len(content)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(content))
+
+
+def _prune_old(client, settings: Settings, say: Say) -> None:
+    """Remove labapp images of older recipes (never one a container still uses)."""
+    keep = set(all_image_refs(settings))
+    for image in client.images.list(filters={"label": IMAGE_LABEL}):
+        if not any(tag in keep for tag in image.tags):
+            try:
+                client.images.remove(image.id)
+                say(f"removed old image {', '.join(image.tags) or image.short_id}")
+            except docker.errors.APIError:
+                pass  # still used by a container: it goes with that container's sandbox
+
+
+# --- the bundle each node loads at start ----------------------------------------------
+
+_bundle_lock = threading.Lock()
+_bundle_cache: dict[tuple, bytes] = {}
+
+
+def node_bundle(client, settings: Settings) -> bytes:
+    """A tar to put at / in a node: opt/labapp/images/<name>.tar for each lesson image.
+
+    Each inner tar is `docker save` of the host image with its tag rewritten to the
+    article's name (`alpine:latest`), so the node's `docker images` shows exactly those.
+    """
+    refs = lesson_image_refs(settings)
+    key = tuple(sorted(refs.items()))
+    with _bundle_lock:
+        if key in _bundle_cache:
+            return _bundle_cache[key]
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as outer:
+            for name, ref in refs.items():
+                try:
+                    saved = b"".join(client.api.get_image(ref))
+                except docker.errors.ImageNotFound:
+                    raise ImageMissing(f"image not built: {ref}") from None
+                _add_file(outer, f"opt/labapp/images/{name}.tar", retag_saved_image(saved, f"{name}:latest"), 0o644)
+        _bundle_cache.clear()
+        _bundle_cache[key] = buffer.getvalue()
+        return _bundle_cache[key]
+
+
+def retag_saved_image(saved: bytes, new_ref: str) -> bytes:
+    """Rewrite the tags inside a `docker save` tar so that `docker load` names it NEW_REF."""
+    repo, tag = new_ref.rsplit(":", 1)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(saved)) as src, tarfile.open(fileobj=out, mode="w") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read() if member.isfile() else None
+            if member.name == "manifest.json":
+                manifest = json.loads(data)
+                for entry in manifest:
+                    entry["RepoTags"] = [new_ref]
+                data = json.dumps(manifest).encode()
+            elif member.name == "repositories":
+                repos = json.loads(data)
+                image_id = next(iter(next(iter(repos.values())).values()))
+                data = json.dumps({repo: {tag: image_id}}).encode()
+            elif member.name == "index.json":
+                index = json.loads(data)
+                for entry in index.get("manifests", []):
+                    notes = entry.get("annotations") or {}
+                    if "io.containerd.image.name" in notes:
+                        notes["io.containerd.image.name"] = f"docker.io/library/{new_ref}"
+                    if "org.opencontainers.image.ref.name" in notes:
+                        notes["org.opencontainers.image.ref.name"] = tag
+                data = json.dumps(index).encode()
+            if data is not None:
+                member.size = len(data)
+                dst.addfile(member, io.BytesIO(data))
+            else:
+                dst.addfile(member)
+    return out.getvalue()

@@ -1,0 +1,451 @@
+"""The real sandbox: N node containers on the host engine, each a dockerd, formed into a swarm."""
+from __future__ import annotations
+
+import ipaddress
+import queue
+import secrets
+import shlex
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence
+
+import docker
+import docker.errors
+
+from ..config import NodeLimits, Settings
+from ..engine import CONNECTION_ERRORS
+from ..errors import (ExecError, LabappError, NodeDead, SandboxCreateError, SandboxError,
+                      SandboxNotFound)
+from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_ROLE, ExecResult, Execution, Node,
+                   NodeState, Sandbox, SandboxState)
+from .execstream import Chunk, OutputDecoder
+from .images import node_bundle, node_image_ref, require_images
+from .probe import host_config, node_security
+
+LABEL_ADDRESS = "labapp.address"
+LABEL_SUBNET = "labapp.subnet"
+NAME_PREFIX = "labapp-"
+_PID_DIR = "/run/labapp/exec"
+_alloc_lock = threading.Lock()
+
+Progress = Callable[[str], None]
+
+
+def node_names(count: int, managers: int) -> list[tuple[str, str]]:
+    """[(name, role)] for a sandbox of COUNT nodes with MANAGERS managers."""
+    if count < 1:
+        raise SandboxError(f"a sandbox needs at least one node, not {count}")
+    if not 1 <= managers <= count:
+        raise SandboxError(f"managers must be between 1 and the node count ({count}), not {managers}")
+    if count > 9:
+        raise SandboxError(f"{count} nodes is more than a lesson needs; the most is 9")
+    names = [(f"manager{i}", "manager") for i in range(1, managers + 1)]
+    names += [(f"worker{i}", "worker") for i in range(1, count - managers + 1)]
+    return names
+
+
+def new_sandbox_id() -> str:
+    return secrets.token_hex(4)
+
+
+def choose_subnet(pool: str, prefix: int, used: Sequence[str]) -> ipaddress.IPv4Network:
+    """The first /PREFIX in POOL that overlaps none of the USED subnets."""
+    taken = [ipaddress.ip_network(u, strict=False) for u in used]
+    for candidate in ipaddress.ip_network(pool).subnets(new_prefix=prefix):
+        if not any(candidate.overlaps(t) for t in taken if t.version == 4):
+            return candidate
+    raise SandboxCreateError(f"no free /{prefix} subnet left in {pool}",
+                             hint="set LABAPP_SUBNET_POOL to a larger range or remove old sandboxes")
+
+
+def wrap_command(cmd: Sequence[str] | str, token: str) -> list[str]:
+    """The argv that runs CMD on a node in a session of its own, recording its pid so
+    that a timeout or a cancel can kill the whole process group.
+
+    A string is a shell line (pipes allowed); a sequence is run as it is.
+    """
+    argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+    if not argv:
+        raise ExecError("no command given")
+    script = (f'mkdir -p {_PID_DIR} && echo "$PPID $$" > {_PID_DIR}/{token}; '
+              f'"$@"; rc=$?; rm -f {_PID_DIR}/{token}; exit $rc')
+    return ["setsid", "-w", "sh", "-c", script, "labapp", *argv]
+
+
+class SwarmSandbox(Sandbox):
+    """A sandbox whose nodes are containers on the host engine running their own dockerd."""
+
+    def __init__(self, client: docker.DockerClient, sandbox_id: str, nodes: Sequence[Node],
+                 created: float | None = None):
+        self.client = client
+        self.id = sandbox_id
+        self.nodes = tuple(nodes)
+        self.created = created
+
+    # --- making and finding sandboxes -----------------------------------------------
+
+    @classmethod
+    def create(cls, client: docker.DockerClient, settings: Settings | None = None, *,
+               nodes: int = 3, managers: int = 1, limits: NodeLimits | None = None,
+               progress: Progress | None = None, sandbox_id: str | None = None) -> "SwarmSandbox":
+        """Make a ready swarm: nodes up, lesson images loaded, swarm formed, all nodes Ready.
+
+        On any failure everything made so far is removed and SandboxCreateError says
+        which node and what the engine said.
+        """
+        settings = settings or Settings.from_env()
+        limits = limits or settings.limits()
+        say = progress or (lambda message: None)
+        plan = node_names(nodes, managers)
+        require_images(client, settings)
+        image = node_image_ref(settings)
+        _, security = node_security(client, image, settings)
+        bundle = node_bundle(client, settings)
+        sid = sandbox_id or new_sandbox_id()
+        created = time.time()
+        labels = {LABEL: sid, LABEL_CREATED: str(int(created))}
+        sandbox = cls(client, sid, [], created)
+        try:
+            say("network")
+            network, subnet = _create_network(client, settings, sid, labels)
+            hosts = subnet.hosts()
+            next(hosts)  # the gateway
+            sandbox.nodes = tuple(
+                Node(name, role, str(next(hosts)), f"{NAME_PREFIX}{sid}-{name}") for name, role in plan)
+            say("nodes starting")
+            with ThreadPoolExecutor(max_workers=len(plan)) as pool:
+                list(pool.map(lambda n: _start_node(client, image, n, network, labels, limits,
+                                                    security, bundle), sandbox.nodes))
+            say("swarm forming")
+            sandbox._form_swarm(say)
+            say("ready")
+        except BaseException as exc:
+            sandbox.destroy()
+            if isinstance(exc, LabappError):
+                raise
+            if isinstance(exc, docker.errors.APIError):
+                raise SandboxCreateError(
+                    f"sandbox {sid} could not be made: {exc.explanation or exc}; nothing was left behind"
+                ) from None
+            if isinstance(exc, CONNECTION_ERRORS):
+                raise SandboxCreateError(
+                    f"the engine went away while sandbox {sid} was being made; nothing was left behind"
+                ) from None
+            raise
+        return sandbox
+
+    @classmethod
+    def attach(cls, client: docker.DockerClient, sandbox_id: str) -> "SwarmSandbox":
+        """The existing sandbox SANDBOX_ID, found by its labels, or SandboxNotFound."""
+        containers = client.api.containers(all=True, filters={"label": f"{LABEL}={sandbox_id}"})
+        nodes = [_node_from_labels(c) for c in containers if c["Labels"].get(LABEL_NODE)]
+        if not nodes:
+            raise SandboxNotFound(f"no sandbox has the id '{sandbox_id}'")
+        nodes.sort(key=lambda n: (n.role != "manager", n.name))
+        created = min(float(c["Labels"].get(LABEL_CREATED, 0) or 0) for c in containers)
+        return cls(client, sandbox_id, nodes, created)
+
+    @classmethod
+    def list(cls, client: docker.DockerClient) -> list[dict]:
+        """Every sandbox on the engine: id, created, and each node with its status."""
+        by_id: dict[str, dict] = {}
+        for c in client.api.containers(all=True, filters={"label": LABEL_NODE}):
+            sid = c["Labels"].get(LABEL)
+            entry = by_id.setdefault(sid, {"id": sid, "created": None, "nodes": []})
+            created = float(c["Labels"].get(LABEL_CREATED, 0) or 0)
+            entry["created"] = min(filter(None, (entry["created"], created)), default=created)
+            node = _node_from_labels(c)
+            entry["nodes"].append({"name": node.name, "role": node.role, "address": node.address,
+                                   "status": c["State"]})
+        for entry in by_id.values():
+            entry["nodes"].sort(key=lambda n: (n["role"] != "manager", n["name"]))
+        return sorted(by_id.values(), key=lambda e: e["created"] or 0)
+
+    @classmethod
+    def destroy_all(cls, client: docker.DockerClient) -> list[str]:
+        """Remove every object carrying the sandbox label; return the sandbox ids removed."""
+        ids = {c["Labels"].get(LABEL) for c in client.api.containers(all=True, filters={"label": LABEL})}
+        ids |= {n["Labels"].get(LABEL) for n in client.api.networks(filters={"label": LABEL})}
+        ids |= {v["Labels"].get(LABEL) for v in (client.api.volumes(filters={"label": LABEL}).get("Volumes") or [])}
+        ids.discard(None)
+        for sid in sorted(ids):
+            cls(client, sid, []).destroy()
+        return sorted(ids)
+
+    # --- the swarm --------------------------------------------------------------------
+
+    def _form_swarm(self, say: Progress) -> None:
+        leader = self.nodes[0]
+        init = self._must(leader, (
+            "labapp-wait-ready && "
+            f"docker swarm init --advertise-addr {leader.address} --listen-addr {leader.address}:2377 "
+            "> /dev/null && docker swarm join-token -q worker && docker swarm join-token -q manager"),
+            "start its engine and init the swarm")
+        worker_token, manager_token = init.stdout.split()[:2]
+        join = "labapp-wait-ready && docker swarm join --token {token} " + f"{leader.address}:2377"
+        others = self.nodes[1:]
+        # Managers join one at a time (each changes the raft membership); workers at once.
+        for node in (n for n in others if n.role == "manager"):
+            self._must(node, join.format(token=manager_token), "join the swarm as a manager")
+        workers = [n for n in others if n.role == "worker"]
+        if workers:
+            with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+                list(pool.map(lambda n: self._must(n, join.format(token=worker_token),
+                                                   "join the swarm as a worker"), workers))
+        self._must(leader, (
+            f"for i in $(seq 1 300); do n=$(docker node ls --format '{{{{.Status}}}}' | grep -c Ready); "
+            f"[ \"$n\" -ge {len(self.nodes)} ] && exit 0; sleep 0.1; done; docker node ls; exit 1"),
+            "see every node Ready")
+
+    def _must(self, node: Node, line: str, what: str, timeout: float = 90) -> ExecResult:
+        result = self.exec(node.name, line, timeout=timeout)
+        if not result.ok:
+            reason = (result.stderr.strip() or result.stdout.strip() or
+                      ("timed out" if result.timed_out else f"exit {result.exit_code}"))
+            raise SandboxCreateError(
+                f"node {node.name} of sandbox {self.id} could not {what}: {reason.splitlines()[-1]}")
+        return result
+
+    # --- the Sandbox interface --------------------------------------------------------
+
+    def exec_stream(self, node: str, cmd: Sequence[str] | str, *, timeout: float | None = None,
+                    ) -> "NodeExecution":
+        target = self.node(node)
+        return NodeExecution(self, target, cmd, timeout)
+
+    def state(self) -> SandboxState:
+        states = {}
+        for n in self.nodes:
+            try:
+                status = self.client.api.inspect_container(n.container)["State"]["Status"]
+            except docker.errors.NotFound:
+                status = "removed"
+            states[n.name] = {"running": status == "running",
+                              "error": None if status == "running" else f"container {status}"}
+        swarm: dict[str, str] = {}
+        for manager in (n for n in self.nodes if n.role == "manager" and states[n.name]["running"]):
+            result = self.exec(manager.name, "docker node ls --format '{{.Hostname}} {{.Status}}'",
+                               timeout=15)
+            if result.ok:
+                for line in result.stdout.splitlines():
+                    host, _, status = line.partition(" ")
+                    swarm[host] = status.strip().lower()
+                break
+        return SandboxState(self.id, tuple(
+            NodeState(n.name, n.role, n.address, states[n.name]["running"], swarm.get(n.name),
+                      states[n.name]["error"]) for n in self.nodes))
+
+    def destroy(self) -> None:
+        """Remove the sandbox's containers, volumes and network (found by label)."""
+        api = self.client.api
+        flt = {"label": f"{LABEL}={self.id}"}
+        containers = api.containers(all=True, filters=flt)
+        if containers:
+            with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
+                list(pool.map(lambda c: _ignore_missing(api.remove_container, c["Id"], force=True),
+                              containers))
+        for volume in api.volumes(filters=flt).get("Volumes") or []:
+            _ignore_missing(api.remove_volume, volume["Name"], force=True)
+        for network in api.networks(filters=flt):
+            _ignore_missing(api.remove_network, network["Id"])
+
+
+class NodeExecution(Execution):
+    """A command running on a node: output chunks as they come, exit code from exec inspect."""
+
+    def __init__(self, sandbox: SwarmSandbox, node: Node, cmd: Sequence[str] | str,
+                 timeout: float | None):
+        self.sandbox = sandbox
+        self.node = node
+        self.timeout = timeout
+        self.token = secrets.token_hex(6)
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._result: ExecResult | None = None
+        self._timed_out = False
+        self._cancelled = False
+        self._started = time.monotonic()
+        api = sandbox.client.api
+        try:
+            self._exec_id = api.exec_create(node.container, wrap_command(cmd, self.token),
+                                            stdout=True, stderr=True)["Id"]
+            self._response = api._post_json(
+                api._url("/exec/{0}/start", self._exec_id),
+                headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                data={"Tty": False, "Detach": False}, stream=True,
+                # No read timeout: a command may run for minutes; its own deadline
+                # (not docker-py's 60 s socket timeout) decides when it ends.
+                timeout=None)
+            api._raise_for_status(self._response)
+        except docker.errors.NotFound:
+            raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is gone (its container was removed)") from None
+        except docker.errors.APIError as exc:
+            text = exc.explanation or str(exc)
+            if "is not running" in text or "is paused" in text or "is restarting" in text:
+                raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is not running") from None
+            raise ExecError(f"cannot run the command on {node.name}: {text}") from None
+        except CONNECTION_ERRORS:
+            raise ExecError(f"the engine went away before the command started on {node.name}") from None
+        # The buffered reader, not the raw socket: bytes read past the HTTP headers wait there.
+        self._reader = self._response.raw._fp.fp
+        sock = getattr(self._reader.raw, "_sock", None)
+        if sock is not None:
+            sock.settimeout(None)
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, daemon=True,
+                                         name=f"labapp-exec-{node.container}")
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            while True:
+                data = self._reader.read1(65536)
+                if not data:
+                    break
+                self._queue.put(data)
+        except (OSError, ValueError, AttributeError):
+            pass  # the stream closed under us: the end of output either way
+        finally:
+            self._queue.put(None)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        decoder = OutputDecoder()
+        deadline = None if self.timeout is None else self._started + self.timeout
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                data = self._queue.get(timeout=wait)
+            except queue.Empty:
+                self._timed_out = True
+                self._kill()
+                deadline = None  # now wait for the stream to close after the kill
+                continue
+            if data is None:
+                break
+            for chunk in decoder.feed(data):
+                self._keep(chunk)
+                yield chunk
+        for chunk in decoder.close():
+            self._keep(chunk)
+            yield chunk
+        self._finish()
+
+    def _keep(self, chunk: Chunk) -> None:
+        (self._stdout if chunk.stream == "stdout" else self._stderr).append(chunk.text)
+
+    def _finish(self) -> None:
+        self._response.close()
+        exit_code = None
+        try:
+            for _ in range(50):  # the exit code lands a moment after the stream closes
+                info = self.sandbox.client.api.exec_inspect(self._exec_id)
+                if not info.get("Running"):
+                    exit_code = info.get("ExitCode")
+                    break
+                time.sleep(0.02)
+        except docker.errors.APIError:
+            pass
+        except CONNECTION_ERRORS:
+            pass
+        if exit_code is None and not self._timed_out and not self._cancelled:
+            self._raise_if_dead()
+        self._result = ExecResult(exit_code, "".join(self._stdout), "".join(self._stderr),
+                                  self._timed_out, time.monotonic() - self._started)
+
+    def _raise_if_dead(self) -> None:
+        try:
+            status = self.sandbox.client.api.inspect_container(self.node.container)["State"]["Status"]
+        except docker.errors.NotFound:
+            status = "removed"
+        except CONNECTION_ERRORS:
+            raise ExecError(f"the engine went away while the command ran on {self.node.name}") from None
+        if status != "running":
+            raise NodeDead(f"node {self.node.name} of sandbox {self.sandbox.id} died during the "
+                           f"command (its container is {status})")
+
+    def result(self) -> ExecResult:
+        if self._result is None:
+            for _ in self:
+                pass
+        return self._result
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._kill()
+
+    def _kill(self) -> None:
+        """Kill the command's process group on the node (recorded by wrap_command)."""
+        pidfile = f"{_PID_DIR}/{self.token}"
+        # setsid (the exec's own process) first, so that it cannot report the kill, then
+        # the session it started: every process of the command, pipes and children.
+        script = (f'[ -f {pidfile} ] && read setsid group < {pidfile} && '
+                  f'env kill -KILL -- "$setsid" -"$group"; rm -f {pidfile}')
+        try:
+            api = self.sandbox.client.api
+            exec_id = api.exec_create(self.node.container, ["sh", "-c", script])["Id"]
+            api.exec_start(exec_id)
+        except (docker.errors.APIError, *CONNECTION_ERRORS):
+            self._response.close()  # the node is gone: end the stream from this side
+
+
+def _create_network(client, settings: Settings, sid: str, labels: dict):
+    """The sandbox's private network: internal (no way out), a subnet of its own."""
+    prefix = int(settings.subnet_prefix)
+    for _attempt in range(5):
+        with _alloc_lock:
+            used = [cfg["Subnet"] for net in client.api.networks()
+                    for cfg in ((net.get("IPAM") or {}).get("Config") or []) if cfg.get("Subnet")]
+            subnet = choose_subnet(settings.subnet_pool, prefix, used)
+            pool = docker.types.IPAMPool(subnet=str(subnet))
+            try:
+                net = client.api.create_network(
+                    f"{NAME_PREFIX}{sid}", driver="bridge", internal=True, check_duplicate=True,
+                    labels={**labels, LABEL_SUBNET: str(subnet)},
+                    ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+                return net["Id"], subnet
+            except docker.errors.APIError as exc:
+                if "overlap" not in str(exc).lower():
+                    raise
+                time.sleep(0.1)  # another process took it first: choose again
+    raise SandboxCreateError("could not find a free subnet for the sandbox network after 5 tries")
+
+
+def _start_node(client, image: str, node: Node, network: str, labels: dict, limits: NodeLimits,
+                security: dict, bundle: bytes) -> None:
+    api = client.api
+    node_labels = {**labels, LABEL_NODE: node.name, LABEL_ROLE: node.role, LABEL_ADDRESS: node.address}
+    volume = api.create_volume(name=f"{node.container}-docker", labels=node_labels)
+    config = host_config(
+        api, security, binds={volume["Name"]: {"bind": "/var/lib/docker", "mode": "rw"}},
+        mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
+        nano_cpus=int(limits.cpus * 1e9), cgroupns="private", init=False,
+        network_mode=network)
+    networking = api.create_networking_config({network: api.create_endpoint_config(ipv4_address=node.address)})
+    container = api.create_container(image, name=node.container, hostname=node.name,
+                                     labels=node_labels, host_config=config,
+                                     networking_config=networking, detach=True)
+    api.put_archive(container["Id"], "/", bundle)
+    api.start(container["Id"])
+
+
+def _node_from_labels(container: dict) -> Node:
+    labels = container["Labels"]
+    name = (container.get("Names") or ["/?"])[0].lstrip("/")
+    return Node(labels.get(LABEL_NODE, "?"), labels.get(LABEL_ROLE, "worker"),
+                labels.get(LABEL_ADDRESS, ""), name)
+
+
+def _ignore_missing(call, *args, **kwargs) -> None:
+    try:
+        call(*args, **kwargs)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if "already in progress" not in str(exc) and "No such" not in str(exc):
+            raise
+
+
+def quote(argv: Sequence[str]) -> str:
+    """ARGV as one shell line, for messages."""
+    return " ".join(shlex.quote(a) for a in argv)

@@ -1,0 +1,1 @@
+"""The web app: pages, and later the API and Socket.IO events."""
