@@ -97,10 +97,22 @@ def lesson_images() -> tuple[LessonImage, ...]:
     )
 
 
+def base_recipe(settings: Settings) -> str:
+    """The node base image's recipe hash: the Debian suite and packages (the slow part)."""
+    return _hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES)
+
+
+def base_image_ref(settings: Settings) -> str:
+    return f"labapp/node-base:{base_recipe(settings)}"
+
+
+_NODE_SCRIPTS = (("node-entrypoint.sh", "usr/local/bin/labapp-node-entrypoint"),
+                 ("labapp-wait-ready", "usr/local/bin/labapp-wait-ready"))
+
+
 def node_recipe(settings: Settings) -> str:
-    """The node image's recipe hash: packages, suite and the scripts it carries."""
-    return _hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES,
-                 _asset("node-entrypoint.sh"), _asset("labapp-wait-ready"))
+    """The node image's recipe hash: its base and the scripts it carries."""
+    return _hash(RECIPE_VERSION, base_recipe(settings), *(_asset(a) for a, _ in _NODE_SCRIPTS))
 
 
 def node_image_ref(settings: Settings) -> str:
@@ -139,9 +151,13 @@ def build_images(client: docker.DockerClient, settings: Settings, say: Say = pri
                  force: bool = False) -> list[str]:
     """Build every image that is missing (all with FORCE); return the references built."""
     built = []
-    node_ref = node_image_ref(settings)
+    base_ref, node_ref = base_image_ref(settings), node_image_ref(settings)
     if force or _absent(client, node_ref):
-        _build_node_image(client, settings, node_ref, say)
+        if force or _absent(client, base_ref):
+            _build_base_image(client, settings, base_ref, say)
+            built.append(base_ref)
+        _build_node_image(client, settings, base_ref, node_ref)
+        say(f"node image {node_ref} built")
         built.append(node_ref)
     else:
         say(f"node image {node_ref} is up to date")
@@ -188,7 +204,7 @@ def debian_mirror(settings: Settings) -> str | None:
     return None  # debootstrap's own default
 
 
-def _build_node_image(client, settings: Settings, ref: str, say: Say) -> None:
+def _build_base_image(client, settings: Settings, ref: str, say: Say) -> None:
     if shutil.which("debootstrap") is None:
         raise ImageBuildError(
             "cannot build the node image: debootstrap is not installed",
@@ -206,7 +222,7 @@ def _build_node_image(client, settings: Settings, ref: str, say: Say) -> None:
         mirror = debian_mirror(settings)
         if mirror:
             cmd.append(mirror)
-        say(f"building node image {ref}: debootstrap {settings.debian_suite} (about a minute)")
+        say(f"building node base image {ref}: debootstrap {settings.debian_suite} (about a minute)")
         started = time.monotonic()
         with open(log_path, "wb") as log:
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -217,30 +233,21 @@ def _build_node_image(client, settings: Settings, ref: str, say: Say) -> None:
                 f"debootstrap failed (exit {proc.returncode}): {tail[-1] if tail else 'no output'}",
                 hint="check that the Debian mirror answers (apt-get update) and see the lines above",
             )
-        _install_node_files(rootfs)
+        _slim(rootfs)
         say(f"  rootfs ready in {time.monotonic() - started:.0f} s; importing")
         tar_path = os.path.join(workdir, "rootfs.tar")
         subprocess.run(["tar", "-C", rootfs, "--numeric-owner", "-cf", tar_path, "."], check=True)
         shutil.rmtree(rootfs)
-        changes = [
-            f"ENV PATH={NODE_PATH}",
-            'ENTRYPOINT ["/usr/local/bin/labapp-node-entrypoint"]',
-            f"LABEL {IMAGE_LABEL}=node {RECIPE_LABEL}={node_recipe(settings)}",
-        ]
+        changes = [f"ENV PATH={NODE_PATH}",
+                   f"LABEL {IMAGE_LABEL}=node-base {RECIPE_LABEL}={base_recipe(settings)}"]
         _import(client, tar_path, ref, changes)
-        say(f"  node image {ref} built in {time.monotonic() - started:.0f} s")
+        say(f"  node base image {ref} built in {time.monotonic() - started:.0f} s")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _install_node_files(rootfs: str) -> None:
-    """Put labapp's scripts in the rootfs and drop what a node never needs."""
-    for name, target in (("node-entrypoint.sh", "usr/local/bin/labapp-node-entrypoint"),
-                         ("labapp-wait-ready", "usr/local/bin/labapp-wait-ready")):
-        path = os.path.join(rootfs, target)
-        with open(path, "wb") as handle:
-            handle.write(_asset(name))
-        os.chmod(path, 0o755)
+def _slim(rootfs: str) -> None:
+    """Drop what a node never needs: package caches, docs, manuals, translations."""
     for sub in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
                 "usr/share/locale"):
         path = os.path.join(rootfs, sub)
@@ -251,7 +258,31 @@ def _install_node_files(rootfs: str) -> None:
                     shutil.rmtree(full, ignore_errors=True)
                 elif entry not in ("lock",):
                     os.unlink(full)
-    os.makedirs(os.path.join(rootfs, "opt/labapp/images"), exist_ok=True)
+
+
+def _build_node_image(client, settings: Settings, base_ref: str, ref: str) -> None:
+    """The node image: the base plus labapp's scripts (a second, small layer)."""
+    dockerfile = "\n".join([
+        f"FROM {base_ref}",
+        *(f"COPY {asset} /{target}" for asset, target in _NODE_SCRIPTS),
+        f"ENV PATH={NODE_PATH}",
+        'ENTRYPOINT ["/usr/local/bin/labapp-node-entrypoint"]',
+        f"LABEL {IMAGE_LABEL}=node {RECIPE_LABEL}={node_recipe(settings)}",
+    ]).encode() + b"\n"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        _add_file(tar, "Dockerfile", dockerfile, 0o644)
+        for asset, _ in _NODE_SCRIPTS:
+            _add_file(tar, asset, _asset(asset), 0o755)
+    try:
+        for line in client.api.build(fileobj=io.BytesIO(context.getvalue()), custom_context=True,
+                                     tag=ref, rm=True, forcerm=True, pull=False, decode=True,
+                                     labels={IMAGE_LABEL: "node"}):
+            if "error" in line:
+                raise ImageBuildError(f"cannot build {ref}: {line['error'].strip()}")
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"cannot build {ref}: {exc.explanation or exc}") from None
+    client.images.get(ref)
 
 
 def _import(client, source, ref: str, changes: list[str]) -> None:
@@ -330,12 +361,14 @@ def _add_file(tar: tarfile.TarFile, path: str, content: bytes, mode: int) -> Non
 
 def _prune_old(client, settings: Settings, say: Say) -> None:
     """Remove labapp images of older recipes (never one a container still uses)."""
-    keep = set(all_image_refs(settings))
+    keep = set(all_image_refs(settings)) | {base_image_ref(settings)}
     for image in client.images.list(filters={"label": IMAGE_LABEL}):
-        if not any(tag in keep for tag in image.tags):
+        for tag in image.tags:
+            if tag in keep:
+                continue
             try:
-                client.images.remove(image.id)
-                say(f"removed old image {', '.join(image.tags) or image.short_id}")
+                client.images.remove(tag)
+                say(f"removed old image {tag}")
             except docker.errors.APIError:
                 pass  # still used by a container: it goes with that container's sandbox
 

@@ -1,0 +1,160 @@
+"""A real 3-node swarm on the real engine: readiness, the article's facts, exec behaviour."""
+import json
+import re
+import threading
+
+import pytest
+
+from labapp.errors import NodeNotFound
+
+
+def test_the_long_command_is_started(long_command):
+    thread, box = long_command
+    assert thread.is_alive() or "result" in box or "error" in box
+
+
+def test_three_nodes_are_ready(sandbox):
+    state = sandbox.state()
+    assert state.ready, state
+    assert [(n.name, n.role) for n in state.nodes] == [
+        ("manager1", "manager"), ("worker1", "worker"), ("worker2", "worker")]
+    listing = sandbox.exec("manager1", "docker node ls --format '{{.Hostname}} {{.Status}}'")
+    assert sorted(listing.stdout.split("\n")[:3]) == [
+        "manager1 Ready", "worker1 Ready", "worker2 Ready"]
+
+
+def test_lesson_images_are_loaded_under_the_articles_names(sandbox):
+    for node in ("manager1", "worker2"):
+        out = sandbox.exec(node, "docker images --format '{{.Repository}}:{{.Tag}}'").stdout.split()
+        assert sorted(out) == ["alpine:latest", "nginx:latest"]
+
+
+def test_node_limits_and_no_tcp_engine(sandbox, client, settings):
+    limits = settings.limits()
+    host = client.api.inspect_container(sandbox.nodes[0].container)["HostConfig"]
+    assert host["Memory"] == limits.memory
+    assert host["PidsLimit"] == limits.pids
+    assert host["NanoCpus"] == int(limits.cpus * 1e9)
+    listening = sandbox.exec("worker1", "ss -lntp").stdout
+    assert ":2375" not in listening and ":2376" not in listening
+    args = sandbox.exec("worker1", "cat /proc/$(pidof dockerd)/cmdline | tr '\\0' ' '").stdout
+    assert "tcp://" not in args and "unix:///var/run/docker.sock" in args
+
+
+def test_the_articles_facts_reproduce(sandbox, kernel):
+    """Bad address, not manually attachable, then the attachable fix and a ping that gets
+    replies from a task on another node."""
+    def sh(line, node="manager1", timeout=120):
+        return sandbox.exec(node, line, timeout=timeout)
+
+    mode = "" if kernel.ipvs else "--endpoint-mode dnsrr "
+    assert sh("docker network create -d overlay test-cluster-net2").ok
+    created = sh(f"docker service create --name my-nginx --replicas=5 {mode}"
+                 "--update-monitor 1s --network test-cluster-net2 nginx")
+    assert created.ok, created.output
+    assert sh("docker network create --driver bridge test-net").ok
+    assert sh("docker run -dti --name alpine1 --network test-net alpine ash").ok
+
+    ping = sh("docker exec alpine1 ping -c 1 my-nginx")
+    assert ping.exit_code != 0
+    assert "ping: bad address 'my-nginx'" in ping.output
+
+    connect = sh("docker network connect test-cluster-net2 alpine1")
+    assert connect.exit_code != 0
+    assert "network test-cluster-net2 not manually attachable" in connect.stderr
+
+    assert sh("docker network create -d overlay --attachable test-cluster-net").ok
+    assert sh("docker service update --network-add test-cluster-net my-nginx").ok
+    networks = sh("docker service inspect my-nginx | jq -c '.[0].Spec.TaskTemplate.Networks | length'")
+    assert networks.stdout.strip() == "2"
+    assert sh("docker service update --network-rm test-cluster-net2 my-nginx").ok
+    assert sh("docker network connect test-cluster-net alpine1").ok
+
+    ping = sh("docker exec alpine1 ash -c 'ping -c 2 my-nginx'")
+    assert ping.ok, ping.output
+    assert "2 packets transmitted, 2 packets received" in ping.stdout
+
+    # Which node each task of my-nginx runs on, from the overlay's own view.
+    inspect = json.loads(sh("docker network inspect -v test-cluster-net").stdout)[0]
+    tasks = inspect["Services"]["my-nginx"]["Tasks"]
+    alpine_host = sandbox.node("manager1").address
+    remote = [t["EndpointIP"] for t in tasks if t["Info"]["Host IP"] != alpine_host]
+    assert remote, f"no task of my-nginx on another node: {tasks}"
+    for ip in remote:
+        reply = sh(f"docker exec alpine1 ping -c 1 -W 2 {ip}")
+        assert "1 packets received" in reply.stdout, reply.output
+    page = sh("docker exec alpine1 wget -qO- http://my-nginx/")
+    assert page.ok and "Welcome to nginx!" in page.stdout, page.output
+
+
+def test_swarm_ports_listen_on_the_nodes(sandbox):
+    """The article's table: 2377/tcp (managers), 7946/tcp+udp and 4789/udp."""
+    manager = sandbox.exec("manager1", "ss -lntu").stdout
+    worker = sandbox.exec("worker1", "ss -lntu").stdout
+
+    def has(text, proto, port):
+        return re.search(rf"^{proto}\s.*:{port}\s", text, re.M) is not None
+
+    assert has(manager, "tcp", 2377) and not has(worker, "tcp", 2377)
+    for listing in (manager, worker):
+        assert has(listing, "tcp", 7946) and has(listing, "udp", 7946)
+        assert has(listing, "udp", 4789)
+
+
+def test_korean_printed_in_small_pieces_arrives_whole(sandbox):
+    text = "안녕하세요 스웜"
+    # one byte at a time, each from its own printf, with pauses between them
+    octal = "".join(f"\\{b:03o}" for b in text.encode())
+    script = "for b in " + " ".join(f"'{b}'" for b in re.findall(r"\\\d{3}", octal)) + \
+             "; do printf \"$b\"; sleep 0.01; done; printf '\\n'; printf '오류\\n' >&2"
+    chunks = []
+    result = sandbox.exec("worker1", script, on_chunk=chunks.append, timeout=60)
+    assert result.ok
+    assert result.stdout == text + "\n"
+    assert result.stderr == "오류\n"
+    assert all("\ufffd" not in c.text for c in chunks)
+    assert len([c for c in chunks if c.stream == "stdout"]) > 1  # it streamed, in pieces
+
+
+def test_output_arrives_while_the_command_still_runs(sandbox):
+    """The command waits for a file that only the chunk callback creates: if output were
+    delivered at the end, the command could never end (and would time out)."""
+    def on_chunk(chunk):
+        if "waiting" in chunk.text:
+            threading.Thread(target=sandbox.exec, args=("worker1", "touch /tmp/go-ahead")).start()
+
+    result = sandbox.exec("worker1", "rm -f /tmp/go-ahead; echo waiting; "
+                          "while [ ! -e /tmp/go-ahead ]; do sleep 0.05; done; echo released",
+                          on_chunk=on_chunk, timeout=60)
+    assert not result.timed_out
+    assert result.stdout == "waiting\nreleased\n"
+
+
+def test_exit_code_comes_from_exec_inspect(sandbox):
+    result = sandbox.exec("worker2", ["sh", "-c", "echo out; echo err >&2; exit 7"])
+    assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
+    missing = sandbox.exec("worker2", ["no-such-program"])
+    assert missing.exit_code == 127
+
+
+def test_a_timeout_kills_the_whole_command(sandbox):
+    result = sandbox.exec("worker1", "echo started; sleep 300 | cat", timeout=1.5)
+    assert result.timed_out and not result.ok
+    assert result.stdout == "started\n"
+    left = sandbox.exec("worker1", "ps -eo args | grep -c '^sleep 300' || true")
+    assert left.stdout.strip() == "0"
+
+
+def test_unknown_node_names_the_ones_that_exist(sandbox):
+    with pytest.raises(NodeNotFound, match=r"no node 'worker9' \(its nodes: manager1, worker1, worker2\)"):
+        sandbox.exec("worker9", "true")
+
+
+def test_ninety_second_command_is_not_cut_off(long_command):
+    thread, box = long_command
+    thread.join(timeout=200)
+    assert "error" not in box, box.get("error")
+    result = box["result"]
+    assert result.ok and not result.timed_out
+    assert result.stdout == "still here after 90 s\n"
+    assert result.duration >= 90

@@ -1,0 +1,61 @@
+"""Image recipes and the retagging of saved images, without an engine."""
+import io
+import json
+import tarfile
+
+from labapp.config import Settings
+from labapp.sandbox import images
+
+
+def _tar(files):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _read(data):
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def test_retag_rewrites_manifest_repositories_and_index():
+    saved = _tar({
+        "manifest.json": json.dumps([{"Config": "c.json", "RepoTags": ["labapp/alpine:abc"],
+                                      "Layers": ["l/layer.tar"]}]).encode(),
+        "repositories": json.dumps({"labapp/alpine": {"abc": "deadbeef"}}).encode(),
+        "index.json": json.dumps({"manifests": [{"annotations": {
+            "io.containerd.image.name": "docker.io/labapp/alpine:abc",
+            "org.opencontainers.image.ref.name": "abc"}}]}).encode(),
+        "l/layer.tar": b"layer-bytes",
+    })
+    files = _read(images.retag_saved_image(saved, "alpine:latest"))
+    assert json.loads(files["manifest.json"])[0]["RepoTags"] == ["alpine:latest"]
+    assert json.loads(files["repositories"]) == {"alpine": {"latest": "deadbeef"}}
+    notes = json.loads(files["index.json"])["manifests"][0]["annotations"]
+    assert notes["io.containerd.image.name"] == "docker.io/library/alpine:latest"
+    assert notes["org.opencontainers.image.ref.name"] == "latest"
+    assert files["l/layer.tar"] == b"layer-bytes"
+
+
+def test_recipes_are_stable_and_change_with_their_inputs():
+    a, b = Settings(), Settings(debian_suite="trixie")
+    assert images.node_image_ref(a) == images.node_image_ref(Settings())
+    assert images.node_image_ref(a) != images.node_image_ref(b)
+    assert images.base_image_ref(a) != images.base_image_ref(b)
+    refs = images.lesson_image_refs(a)
+    assert set(refs) == {"alpine", "nginx"}
+    assert refs != images.lesson_image_refs(b)  # lesson images come from the node's busybox
+
+
+def test_debian_mirror_setting_wins(tmp_path):
+    assert images.debian_mirror(Settings(debian_mirror="http://mirror.invalid/debian")) == \
+        "http://mirror.invalid/debian"
+
+
+def test_nginx_stand_in_stops_at_once_on_sigterm():
+    script = dict((p, c) for p, c, _ in images.lesson_images()[1].files)["docker-entrypoint.sh"]
+    assert b"trap 'exit 0' TERM" in script and b"httpd -f -p 80" in script
