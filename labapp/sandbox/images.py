@@ -61,11 +61,12 @@ class LessonImage:
     """A lesson image: its name inside the nodes and how it is made."""
 
     name: str  # as the article types it, e.g. "alpine"
-    files: tuple[tuple[str, bytes, int], ...]  # (path, content, mode) beside busybox
-    changes: tuple[str, ...]
+    files: tuple[tuple[str, bytes, int], ...]  # (path, content, mode) it adds
+    changes: tuple[str, ...]  # Dockerfile instructions: ENV, CMD, EXPOSE
+    base: str | None = None  # another lesson image it is built on (shares its layer)
 
     def recipe(self, node_tag: str) -> str:
-        return _hash(RECIPE_VERSION, node_tag, self.name, repr(self.changes),
+        return _hash(RECIPE_VERSION, node_tag, self.name, str(self.base), repr(self.changes),
                      *(f"{p}:{m}" for p, _, m in self.files), *(c for _, c, _ in self.files))
 
 
@@ -87,12 +88,13 @@ def lesson_images() -> tuple[LessonImage, ...]:
         ),
         LessonImage(
             name="nginx",
-            files=_BASE_FILES + (
+            base="alpine",  # one busybox layer in the node for both images
+            files=(
                 ("etc/os-release", os_release % b"nginx", 0o644),
                 ("docker-entrypoint.sh", _asset("nginx-entrypoint.sh"), 0o755),
                 ("usr/share/nginx/html/index.html", b"", 0o644),
             ),
-            changes=(f"ENV PATH={NODE_PATH}", 'CMD ["/docker-entrypoint.sh"]', "EXPOSE 80/tcp"),
+            changes=('CMD ["/docker-entrypoint.sh"]', "EXPOSE 80/tcp"),
         ),
     )
 
@@ -121,8 +123,11 @@ def node_image_ref(settings: Settings) -> str:
 
 def lesson_image_refs(settings: Settings) -> dict[str, str]:
     """{article name: host image reference} for every lesson image."""
-    node_tag = node_recipe(settings)
-    return {img.name: f"labapp/{img.name}:{img.recipe(node_tag)}" for img in lesson_images()}
+    refs: dict[str, str] = {}
+    for img in lesson_images():  # a base comes before the images built on it
+        parent = refs[img.base].rsplit(":", 1)[1] if img.base else node_recipe(settings)
+        refs[img.name] = f"labapp/{img.name}:{img.recipe(parent)}"
+    return refs
 
 
 def all_image_refs(settings: Settings) -> list[str]:
@@ -166,7 +171,7 @@ def build_images(client: docker.DockerClient, settings: Settings, say: Say = pri
     if todo:
         busybox = _busybox_from(client, node_ref)
         for img in todo:
-            _build_lesson_image(client, img, refs[img.name], busybox, node_ref)
+            _build_lesson_image(client, img, refs, busybox)
             say(f"lesson image {img.name} built as {refs[img.name]}")
             built.append(refs[img.name])
     else:
@@ -262,22 +267,26 @@ def _slim(rootfs: str) -> None:
 
 def _build_node_image(client, settings: Settings, base_ref: str, ref: str) -> None:
     """The node image: the base plus labapp's scripts (a second, small layer)."""
-    dockerfile = "\n".join([
-        f"FROM {base_ref}",
-        *(f"COPY {asset} /{target}" for asset, target in _NODE_SCRIPTS),
+    files = [(target, _asset(asset), 0o755) for asset, target in _NODE_SCRIPTS]
+    _build_from(client, base_ref, ref, files, [
         f"ENV PATH={NODE_PATH}",
         'ENTRYPOINT ["/usr/local/bin/labapp-node-entrypoint"]',
         f"LABEL {IMAGE_LABEL}=node {RECIPE_LABEL}={node_recipe(settings)}",
-    ]).encode() + b"\n"
+    ])
+
+
+def _build_from(client, base_ref: str, ref: str, files, instructions: list[str]) -> None:
+    """Build REF as BASE_REF plus FILES (one layer) and INSTRUCTIONS, with no RUN step, so
+    nothing is fetched and no container runs."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        _add_file(tar, "Dockerfile", dockerfile, 0o644)
-        for asset, _ in _NODE_SCRIPTS:
-            _add_file(tar, asset, _asset(asset), 0o755)
+        for path, content, mode in files:
+            _add_file(tar, "files/" + path, content, mode)
+        dockerfile = "\n".join([f"FROM {base_ref}", "COPY files/ /", *instructions]) + "\n"
+        _add_file(tar, "Dockerfile", dockerfile.encode(), 0o644)
     try:
         for line in client.api.build(fileobj=io.BytesIO(context.getvalue()), custom_context=True,
-                                     tag=ref, rm=True, forcerm=True, pull=False, decode=True,
-                                     labels={IMAGE_LABEL: "node"}):
+                                     tag=ref, rm=True, forcerm=True, pull=False, decode=True):
             if "error" in line:
                 raise ImageBuildError(f"cannot build {ref}: {line['error'].strip()}")
     except docker.errors.APIError as exc:
@@ -328,7 +337,13 @@ def _applets(busybox: bytes) -> list[str]:
     return [a for a in out.decode().split() if a and a != "busybox"]
 
 
-def _build_lesson_image(client, image: LessonImage, ref: str, busybox: bytes, node_ref: str) -> None:
+def _build_lesson_image(client, image: LessonImage, refs: dict[str, str], busybox: bytes) -> None:
+    """A root image is imported from a busybox rootfs; one with a base is built on it."""
+    ref = refs[image.name]
+    label = f"LABEL {IMAGE_LABEL}={image.name} {RECIPE_LABEL}={ref.rsplit(':', 1)[1]}"
+    if image.base:
+        _build_from(client, refs[image.base], ref, image.files, [*image.changes, label])
+        return
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         dirs = {"bin", "etc", "tmp", "root", "var", "usr", "usr/share", "proc", "sys", "dev"}
@@ -346,10 +361,7 @@ def _build_lesson_image(client, image: LessonImage, ref: str, busybox: bytes, no
             tar.addfile(link)
         for path, content, mode in image.files:
             _add_file(tar, path, content, mode)
-    changes = list(image.changes) + [
-        f"LABEL {IMAGE_LABEL}={image.name} {RECIPE_LABEL}={ref.rsplit(':', 1)[1]}"
-    ]
-    _import(client, buffer.getvalue(), ref, changes)
+    _import(client, buffer.getvalue(), ref, [*image.changes, label])
 
 
 def _add_file(tar: tarfile.TarFile, path: str, content: bytes, mode: int) -> None:
@@ -380,32 +392,35 @@ _bundle_cache: dict[tuple, bytes] = {}
 
 
 def node_bundle(client, settings: Settings) -> bytes:
-    """A tar to put at / in a node: opt/labapp/images/<name>.tar for each lesson image.
+    """A tar to put at / in a node: opt/labapp/images/lesson-images.tar.
 
-    Each inner tar is `docker save` of the host image with its tag rewritten to the
-    article's name (`alpine:latest`), so the node's `docker images` shows exactly those.
+    It is one `docker save` of every lesson image (so a shared layer is loaded once), with
+    the tags rewritten to the article's names (`alpine:latest`), so the node's
+    `docker images` shows exactly those.
     """
     refs = lesson_image_refs(settings)
     key = tuple(sorted(refs.items()))
     with _bundle_lock:
         if key in _bundle_cache:
             return _bundle_cache[key]
+        require_images(client, settings)
+        api = client.api
+        response = api._get(api._url("/images/get"), params={"names": list(refs.values())},
+                            stream=True)
+        api._raise_for_status(response)
+        saved = b"".join(response.iter_content(1 << 16))
+        retagged = retag_saved_image(saved, {ref: f"{name}:latest" for name, ref in refs.items()})
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as outer:
-            for name, ref in refs.items():
-                try:
-                    saved = b"".join(client.api.get_image(ref))
-                except docker.errors.ImageNotFound:
-                    raise ImageMissing(f"image not built: {ref}") from None
-                _add_file(outer, f"opt/labapp/images/{name}.tar", retag_saved_image(saved, f"{name}:latest"), 0o644)
+            _add_file(outer, "opt/labapp/images/lesson-images.tar", retagged, 0o644)
         _bundle_cache.clear()
         _bundle_cache[key] = buffer.getvalue()
         return _bundle_cache[key]
 
 
-def retag_saved_image(saved: bytes, new_ref: str) -> bytes:
-    """Rewrite the tags inside a `docker save` tar so that `docker load` names it NEW_REF."""
-    repo, tag = new_ref.rsplit(":", 1)
+def retag_saved_image(saved: bytes, new_refs: dict[str, str]) -> bytes:
+    """Rewrite the tags inside a `docker save` tar: each old reference in NEW_REFS is named
+    by its new one when `docker load` reads it."""
     out = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(saved)) as src, tarfile.open(fileobj=out, mode="w") as dst:
         for member in src.getmembers():
@@ -413,20 +428,23 @@ def retag_saved_image(saved: bytes, new_ref: str) -> bytes:
             if member.name == "manifest.json":
                 manifest = json.loads(data)
                 for entry in manifest:
-                    entry["RepoTags"] = [new_ref]
+                    entry["RepoTags"] = [new_refs.get(t, t) for t in entry.get("RepoTags") or []]
                 data = json.dumps(manifest).encode()
             elif member.name == "repositories":
-                repos = json.loads(data)
-                image_id = next(iter(next(iter(repos.values())).values()))
-                data = json.dumps({repo: {tag: image_id}}).encode()
+                repos = {}
+                for repo, tags in json.loads(data).items():
+                    for tag, image_id in tags.items():
+                        new_repo, new_tag = new_refs.get(f"{repo}:{tag}", f"{repo}:{tag}").rsplit(":", 1)
+                        repos.setdefault(new_repo, {})[new_tag] = image_id
+                data = json.dumps(repos).encode()
             elif member.name == "index.json":
                 index = json.loads(data)
                 for entry in index.get("manifests", []):
                     notes = entry.get("annotations") or {}
-                    if "io.containerd.image.name" in notes:
-                        notes["io.containerd.image.name"] = f"docker.io/library/{new_ref}"
-                    if "org.opencontainers.image.ref.name" in notes:
-                        notes["org.opencontainers.image.ref.name"] = tag
+                    old = notes.get("io.containerd.image.name", "").removeprefix("docker.io/")
+                    if old in new_refs:
+                        notes["io.containerd.image.name"] = f"docker.io/library/{new_refs[old]}"
+                        notes["org.opencontainers.image.ref.name"] = new_refs[old].rsplit(":", 1)[1]
                 data = json.dumps(index).encode()
             if data is not None:
                 member.size = len(data)

@@ -24,21 +24,32 @@ def _read(data):
 
 def test_retag_rewrites_manifest_repositories_and_index():
     saved = _tar({
-        "manifest.json": json.dumps([{"Config": "c.json", "RepoTags": ["labapp/alpine:abc"],
-                                      "Layers": ["l/layer.tar"]}]).encode(),
-        "repositories": json.dumps({"labapp/alpine": {"abc": "deadbeef"}}).encode(),
+        "manifest.json": json.dumps([
+            {"Config": "a.json", "RepoTags": ["labapp/alpine:abc"], "Layers": ["l/layer.tar"]},
+            {"Config": "n.json", "RepoTags": ["labapp/nginx:def"], "Layers": ["l/layer.tar", "m/layer.tar"]},
+        ]).encode(),
+        "repositories": json.dumps({"labapp/alpine": {"abc": "aaaa"}, "labapp/nginx": {"def": "nnnn"}}).encode(),
         "index.json": json.dumps({"manifests": [{"annotations": {
             "io.containerd.image.name": "docker.io/labapp/alpine:abc",
             "org.opencontainers.image.ref.name": "abc"}}]}).encode(),
         "l/layer.tar": b"layer-bytes",
     })
-    files = _read(images.retag_saved_image(saved, "alpine:latest"))
-    assert json.loads(files["manifest.json"])[0]["RepoTags"] == ["alpine:latest"]
-    assert json.loads(files["repositories"]) == {"alpine": {"latest": "deadbeef"}}
+    files = _read(images.retag_saved_image(
+        saved, {"labapp/alpine:abc": "alpine:latest", "labapp/nginx:def": "nginx:latest"}))
+    manifest = json.loads(files["manifest.json"])
+    assert [m["RepoTags"] for m in manifest] == [["alpine:latest"], ["nginx:latest"]]
+    assert json.loads(files["repositories"]) == {"alpine": {"latest": "aaaa"}, "nginx": {"latest": "nnnn"}}
     notes = json.loads(files["index.json"])["manifests"][0]["annotations"]
     assert notes["io.containerd.image.name"] == "docker.io/library/alpine:latest"
     assert notes["org.opencontainers.image.ref.name"] == "latest"
     assert files["l/layer.tar"] == b"layer-bytes"
+
+
+def test_nginx_is_built_on_alpine_so_the_nodes_load_one_busybox_layer():
+    by_name = {img.name: img for img in images.lesson_images()}
+    assert by_name["nginx"].base == "alpine" and by_name["alpine"].base is None
+    names = [img.name for img in images.lesson_images()]
+    assert names.index("alpine") < names.index("nginx")
 
 
 def test_recipes_are_stable_and_change_with_their_inputs():
