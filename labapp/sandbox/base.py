@@ -105,6 +105,10 @@ class Sandbox(abc.ABC):
         return execution.result()
 
     @abc.abstractmethod
+    def engine(self, node: str):
+        """A docker SDK client for the engine inside NODE (for checks that read state)."""
+
+    @abc.abstractmethod
     def state(self) -> SandboxState:
         """Read the state of every node (never changes it)."""
 

@@ -21,6 +21,7 @@ from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_ROLE, ExecResult, Exe
                    NodeState, Sandbox, SandboxState)
 from .execstream import Chunk, OutputDecoder
 from .images import node_bundle, node_image_ref, require_images
+from .nodeclient import node_client
 from .probe import host_config, node_security
 
 LABEL_ADDRESS = "labapp.address"
@@ -82,6 +83,8 @@ class SwarmSandbox(Sandbox):
         self.id = sandbox_id
         self.nodes = tuple(nodes)
         self.created = created
+        self._engines: dict[str, docker.DockerClient] = {}
+        self._engines_lock = threading.Lock()
 
     # --- making and finding sandboxes -----------------------------------------------
 
@@ -214,6 +217,14 @@ class SwarmSandbox(Sandbox):
         target = self.node(node)
         return NodeExecution(self, target, cmd, timeout)
 
+    def engine(self, node: str) -> docker.DockerClient:
+        """A docker SDK client for NODE's own engine (tunnelled; see nodeclient)."""
+        target = self.node(node)
+        with self._engines_lock:
+            if node not in self._engines:
+                self._engines[node] = node_client(self.client, target.container)
+            return self._engines[node]
+
     def state(self) -> SandboxState:
         states = {}
         for n in self.nodes:
@@ -238,6 +249,10 @@ class SwarmSandbox(Sandbox):
 
     def destroy(self) -> None:
         """Remove the sandbox's containers, volumes and network (found by label)."""
+        with self._engines_lock:
+            for engine in self._engines.values():
+                engine.close()
+            self._engines.clear()
         api = self.client.api
         flt = {"label": f"{LABEL}={self.id}"}
         containers = api.containers(all=True, filters=flt)

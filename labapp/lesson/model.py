@@ -1,0 +1,125 @@
+"""The lesson model: frozen dataclasses, built by the parser, read by the runner and the web."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CONDITIONS = ("ipvs", "esp", "vxlan")  # what the probe reports; `if=!esp` negates
+
+
+def condition_holds(when: str | None, kernel: dict | None) -> bool:
+    """True when WHEN (e.g. 'ipvs', '!esp', None) holds for the probe's KERNEL booleans."""
+    if not when:
+        return True
+    kernel = kernel or {}
+    negate = when.startswith("!")
+    value = bool(kernel.get(when.lstrip("!")))
+    return not value if negate else value
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a lesson file, at its place."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command line of a block (continuation lines joined)."""
+
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class CommandBlock:
+    """A fenced block of commands for one node: what the learner runs (or a setup/solution)."""
+
+    node: str
+    commands: tuple[Command, ...]
+    line: int
+    expect_fail: bool = False
+    when: str | None = None
+
+    def signature(self) -> tuple:
+        """What must match between language versions: node, flags, commands."""
+        return (self.node, self.expect_fail, self.when, tuple(c.text for c in self.commands))
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A named check with its arguments, as written in a ```check block."""
+
+    kind: str
+    args: dict = field(hash=False)
+    line: int = 0
+    when: str | None = None
+
+    def signature(self) -> tuple:
+        return (self.kind, repr(sorted(self.args.items())), self.when)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note shown to the learner when its condition holds (e.g. no IPVS on this host)."""
+
+    text: str
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    text: str  # Markdown, with the command blocks left in place
+    line: int
+    blocks: tuple[CommandBlock, ...] = ()
+    setup: tuple[CommandBlock, ...] = ()
+    solution: tuple[CommandBlock, ...] = ()
+    checks: tuple[CheckSpec, ...] = ()
+    hint: str = ""
+    expected: str = ""
+    notes: tuple[Note, ...] = ()
+
+    def solution_blocks(self) -> tuple[CommandBlock, ...]:
+        """The solution: its own blocks where the step has them, else the step's commands."""
+        return self.solution or self.blocks
+
+    def signature(self) -> tuple:
+        return (self.id,
+                tuple(b.signature() for b in self.blocks),
+                tuple(b.signature() for b in self.setup),
+                tuple(b.signature() for b in self.solution),
+                tuple(c.signature() for c in self.checks))
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str
+    language: str
+    title: str
+    summary: str
+    level: str
+    minutes: int
+    nodes: int
+    managers: int
+    intro: str
+    steps: tuple[Step, ...]
+    path: str
+    kind: str = "guided"  # or "challenge"
+
+    @property
+    def node_names(self) -> list[str]:
+        names = [f"manager{i}" for i in range(1, self.managers + 1)]
+        return names + [f"worker{i}" for i in range(1, self.nodes - self.managers + 1)]
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)

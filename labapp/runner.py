@@ -1,0 +1,147 @@
+"""Run a lesson step on a sandbox: setup, commands (streamed), then checks. No Flask here:
+the web app and the CLI both use it."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .checks import CheckContext, CheckResult, reads_state, run_check
+from .errors import LabappError
+from .lesson.model import CommandBlock, Lesson, Note, Step, condition_holds
+from .sandbox.base import ExecResult, Sandbox
+
+DEFAULT_STEP_TIMEOUT = 300.0
+
+# on_event receives plain dicts (ready for JSON / Socket.IO):
+#   {"type": "command", "step", "node", "command"}           a command starts
+#   {"type": "output", "step", "node", "stream", "text"}      a chunk of its output
+#   {"type": "exit", "step", "node", "command", "exit_code", "timed_out"}
+OnEvent = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    node: str
+    command: str
+    result: ExecResult
+    expect_fail: bool = False
+
+    @property
+    def unexpected_failure(self) -> bool:
+        return not self.expect_fail and not self.result.ok
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: str  # "passed", "failed" or "error"
+    checks: list[CheckResult] = field(default_factory=list)
+    runs: list[CommandRun] = field(default_factory=list)
+    before: list[CheckResult] = field(default_factory=list)  # --both-ways: state checks before
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def as_dict(self) -> dict:
+        data = {"id": self.step, "status": self.status, "seconds": round(self.seconds, 2),
+                "checks": [c.as_dict() for c in self.checks]}
+        if self.before:
+            data["before"] = [c.as_dict() for c in self.before]
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+class Runner:
+    """Runs the steps of LESSON on SANDBOX, for a host whose probe said KERNEL."""
+
+    def __init__(self, sandbox: Sandbox, lesson: Lesson, kernel: dict | None = None,
+                 on_event: OnEvent | None = None, step_timeout: float = DEFAULT_STEP_TIMEOUT):
+        self.sandbox = sandbox
+        self.lesson = lesson
+        self.kernel = dict(kernel or {})
+        self.on_event = on_event or (lambda event: None)
+        self.step_timeout = step_timeout
+
+    def applies(self, when: str | None) -> bool:
+        return condition_holds(when, self.kernel)
+
+    def notes(self, step: Step) -> list[Note]:
+        """The notes this host should show for STEP (e.g. what no IPVS means here)."""
+        return [n for n in step.notes if self.applies(n.when)]
+
+    def run_blocks(self, step: Step, blocks: tuple[CommandBlock, ...], deadline: float | None = None
+                   ) -> list[CommandRun]:
+        """Run BLOCKS' commands in order, streaming output; stop at an unexpected failure."""
+        deadline = deadline or time.monotonic() + self.step_timeout
+        runs: list[CommandRun] = []
+        for block in blocks:
+            if not self.applies(block.when):
+                continue
+            for command in block.commands:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StepTimeout(f"step '{step.id}' ran out of its {self.step_timeout:g} s")
+                self.on_event({"type": "command", "step": step.id, "node": block.node, "command": command.text})
+
+                def forward(chunk, node=block.node):
+                    self.on_event({"type": "output", "step": step.id, "node": node,
+                                   "stream": chunk.stream, "text": chunk.text})
+
+                result = self.sandbox.exec(block.node, command.text, timeout=remaining, on_chunk=forward)
+                self.on_event({"type": "exit", "step": step.id, "node": block.node, "command": command.text,
+                               "exit_code": result.exit_code, "timed_out": result.timed_out})
+                run = CommandRun(block.node, command.text, result, block.expect_fail)
+                runs.append(run)
+                if run.unexpected_failure:
+                    return runs
+        return runs
+
+    def check(self, step: Step, runs: list[CommandRun], state_only: bool = False) -> list[CheckResult]:
+        """Evaluate STEP's checks (those whose condition holds) on RUNS and the sandbox."""
+        ctx = CheckContext(self.sandbox, [r.result for r in runs], self.kernel)
+        return [run_check(spec, ctx) for spec in step.checks
+                if self.applies(spec.when) and (not state_only or reads_state(spec))]
+
+    def setup(self, step: Step) -> list[CommandRun]:
+        return self.run_blocks(step, step.setup)
+
+    def solve_step(self, step: Step, both_ways: bool = False) -> StepResult:
+        """Setup, (state checks before, with BOTH_WAYS), the solution, then every check."""
+        started = time.monotonic()
+        result = StepResult(step.id, "failed")
+        try:
+            setup = self.setup(step)
+            bad = [r for r in setup if r.unexpected_failure]
+            if bad:
+                raise LabappError(f"the setup of step '{step.id}' failed on {bad[0].node}: "
+                                  f"{bad[0].command} (exit {bad[0].result.exit_code}): "
+                                  f"{bad[0].result.output.strip()[-300:]}")
+            if both_ways:
+                result.before = self.check(step, [], state_only=True)
+            result.runs = self.run_blocks(step, step.solution_blocks())
+            result.checks = self.check(step, result.runs)
+        except LabappError as exc:
+            result.status, result.error = "error", str(exc)
+            result.seconds = time.monotonic() - started
+            return result
+        bad = [r for r in result.runs if r.unexpected_failure]
+        broken = [c for c in result.before if c.passed]
+        if bad:
+            result.error = (f"'{bad[0].command}' on {bad[0].node} failed (exit {bad[0].result.exit_code}): "
+                            f"{bad[0].result.output.strip()[-300:]}")
+        elif broken:
+            result.error = ("a state check passes before its step, so it cannot tell the step was done: "
+                            + "; ".join(c.name for c in broken))
+        passed = not bad and not broken and all(c.passed for c in result.checks)
+        result.status = "passed" if passed else "failed"
+        result.seconds = time.monotonic() - started
+        return result
+
+
+class StepTimeout(LabappError):
+    """A step used up its time."""
