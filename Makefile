@@ -13,6 +13,7 @@ run: images
 	$(BIN)/labapp serve --host $(HOST) --port $(PORT)
 
 test: images
+	$(BIN)/labapp lessons check
 	LABAPP_REQUIRE_INTEGRATION=1 $(BIN)/python -m pytest -q -rs tests
 
 test-unit: venv
@@ -33,6 +34,7 @@ images: engine
 
 bench: images
 	$(BIN)/python bench/sandbox_up.py
+	$(BIN)/python bench/lesson_solve.py
 
 clean-sandboxes: venv
 	$(BIN)/labapp sandbox down --all

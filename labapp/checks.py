@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 import docker.errors
 
+from .engine import CONNECTION_ERRORS
+from .errors import LabappError
 from .lesson.model import CheckSpec
 from .sandbox.base import ExecResult
 
@@ -105,13 +107,13 @@ def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     name = f"{spec.kind} {subject}" if subject is not None else spec.kind
     try:
         passed, reason = kind.fn(ctx, spec.args)
+    except LabappError as exc:  # a dead node, a node that is not there: its own words
+        passed, reason = False, exc.args[0]
     except docker.errors.APIError as exc:
         passed, reason = False, f"the node's engine refused the question: {exc.explanation or exc}"
-    except Exception as exc:  # a dead node, an engine gone: say so, never crash the step
-        from .errors import LabappError
-        if not isinstance(exc, LabappError):
-            raise
-        passed, reason = False, str(exc)
+    except CONNECTION_ERRORS:
+        node = spec.args.get("node") or ctx.default_node()
+        passed, reason = False, f"the engine on {node} does not answer (has the node died?)"
     return CheckResult(name, spec.kind, passed, reason)
 
 

@@ -1,0 +1,111 @@
+"""The lesson parser and linter over good and broken fixtures (one per error kind)."""
+import os
+
+import pytest
+
+from labapp.lesson.catalog import load_catalog
+from labapp.lesson.model import condition_holds
+from labapp.lesson.parser import LessonError, load_lesson, parse_lesson, split_front_matter
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "lessons")
+
+
+def fixture(*parts):
+    return os.path.join(FIXTURES, *parts)
+
+
+def test_good_lesson_parses_into_steps_blocks_and_checks():
+    lesson = load_lesson(fixture("good", "mini.en.md"))
+    assert (lesson.slug, lesson.language, lesson.minutes, lesson.nodes) == ("mini", "en", 5, 2)
+    assert lesson.node_names == ["manager1", "worker1"]
+    assert lesson.intro == "Intro text."
+    net, fix = lesson.steps
+    assert net.id == "net" and net.title == "Make a network"
+    first, second = net.blocks
+    assert first.node == "manager1" and not first.expect_fail
+    assert [c.text for c in first.commands] == [
+        "docker network create -d overlay --attachable demo", "docker network ls"]
+    assert first.commands[0].line == 18  # the continued command starts on its first line
+    assert (second.node, second.expect_fail, second.when) == ("worker1", True, "!ipvs")
+    assert [c.kind for c in net.checks] == ["network", "exit", "output_contains"]
+    assert net.checks[0].args == {"name": "demo", "attachable": True}
+    assert net.checks[1].args == {"value": "zero"}
+    assert net.checks[2].when == "esp"
+    assert net.hint == "Use `-d overlay`." and net.expected == "A new network."
+    assert [(n.text, n.when) for n in net.notes] == [("No IPVS here.", "!ipvs")]
+    assert '{"shown": "as is"}' in net.text and "```manager1" in net.text and "```check" not in net.text
+    assert [b.node for b in fix.setup] == ["manager1"] and [b.node for b in fix.solution] == ["worker1"]
+    assert fix.solution_blocks() == fix.solution
+    assert net.solution_blocks() == net.blocks
+
+
+@pytest.mark.parametrize("name,line,message", [
+    ("unknown-key.en.md", 7, "unknown key 'author' in front matter"),
+    ("unknown-node.en.md", 12, "unknown node 'worker2' (this lesson's sandbox has manager1, worker1"),
+    ("unknown-check.en.md", 18, "unknown check kind 'pings'"),
+    ("no-check.en.md", 10, "step 'one' has no check"),
+    ("no-node.en.md", 12, "a command with no node"),
+    ("bad-args.en.md", 12, "unknown condition 'bogus'"),
+    ("bad-args.en.md", 17, "unknown argument 'colour' for check 'network'"),
+    ("bad-args.en.md", 18, "check 'service': 'replicas' must be int, not 'five'"),
+    ("bad-args.en.md", 18, "check 'service' needs 'name'"),
+    ("bad-args.en.md", 19, "check 'container': unknown node 'worker7'"),
+    ("bad-args.en.md", 20, "check 'exit' is zero, nonzero or an exit code"),
+    ("bad-args.en.md", 21, "check 'output_matches': not a regular expression"),
+    ("bad-args.en.md", 24, "step heading needs an id"),
+])
+def test_each_error_kind_is_reported_at_its_file_and_line(name, line, message):
+    path = fixture("broken", name)
+    with pytest.raises(LessonError) as exc:
+        load_lesson(path)
+    found = [str(p) for p in exc.value.problems]
+    assert any(p.startswith(f"{path}:{line}: ") and message in p for p in found), found
+
+
+def test_the_linter_collects_every_problem_not_just_the_first():
+    catalog = load_catalog([fixture("broken")])
+    bad_args = [p for p in catalog.problems if p.path.endswith("bad-args.en.md")]
+    assert len(bad_args) == 8
+
+
+def test_korean_english_drift_is_reported_on_the_other_language():
+    catalog = load_catalog([fixture("drift")])
+    assert [str(p) for p in catalog.problems] == [
+        f"{fixture('drift', 'drifty.ko.md')}:10: step 'one': its commands differ from its en version "
+        "(drifty.en.md) (line 10); only the words may differ"]
+
+
+def test_the_shipped_lessons_are_clean_and_bilingual():
+    catalog = load_catalog()
+    assert catalog.problems == []
+    assert set(catalog.lessons) >= {"overlay-attachable", "endpoint-modes", "challenge-connect"}
+    for versions in catalog.lessons.values():
+        assert set(versions) == {"ko", "en"}
+    assert catalog.get("challenge-connect").kind == "challenge"
+
+
+def test_catalog_get_names_what_exists():
+    catalog = load_catalog([fixture("good")])
+    with pytest.raises(Exception, match="no lesson 'nope' \\(lessons: mini\\)"):
+        catalog.get("nope")
+    with pytest.raises(Exception, match="has no ko version \\(it has en\\)"):
+        catalog.get("mini", "ko")
+
+
+def test_front_matter_split_and_missing():
+    assert split_front_matter("---\na: 1\n---\nbody\n") == ("a: 1", "body\n", 4)
+    lesson, problems = parse_lesson("# no front matter\n", "x.en.md")
+    assert lesson is None and "no front matter" in problems[0].message
+
+
+def test_bad_yaml_in_front_matter_names_its_line():
+    _, problems = parse_lesson("---\ntitle: [unclosed\n---\n", "y.en.md")
+    assert problems[0].line >= 2 and "not valid YAML" in problems[0].message
+
+
+@pytest.mark.parametrize("when,kernel,holds", [
+    (None, {}, True), ("ipvs", {"ipvs": True}, True), ("ipvs", {"ipvs": False}, False),
+    ("!esp", {"esp": False}, True), ("!esp", {"esp": True}, False), ("vxlan", None, False),
+])
+def test_conditions(when, kernel, holds):
+    assert condition_holds(when, kernel) is holds

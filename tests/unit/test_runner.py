@@ -1,0 +1,104 @@
+"""The runner on a fake sandbox: events, expected failures, conditions, both ways, timeouts."""
+from labapp.lesson.parser import parse_lesson
+from labapp.runner import Runner
+
+from .fakes import FakeEngine, FakeSandbox, fail, network, ok
+
+LESSON = """---
+title: t
+summary: s
+language: en
+level: beginner
+time: 5
+sandbox: {nodes: 2, managers: 1}
+---
+
+## Net {#net}
+
+```manager1
+docker network create -d overlay --attachable demo
+```
+
+```manager1 expect-fail
+docker exec nothing ping x
+```
+
+```worker1 if=ipvs
+echo only-with-ipvs
+```
+
+```check
+- network: {name: demo, attachable: true}
+- exit: nonzero
+```
+
+## Break {#break}
+
+```manager1
+docker network rm demo
+false-command
+docker never-runs
+```
+
+```check
+- network: {name: demo, exists: false}
+```
+"""
+
+
+def lesson():
+    parsed, problems = parse_lesson(LESSON, "t.en.md")
+    assert problems == []
+    return parsed
+
+
+def test_solve_step_streams_events_and_checks_state():
+    engine = FakeEngine(networks=[])
+    box = FakeSandbox(engine, script=[
+        (r"network create", lambda n, l: engine._networks.append(network("demo", attachable=True)) or ok("id\n")),
+        (r"ping x", fail(1, stderr="ping: bad address 'x'\n")),
+    ])
+    events = []
+    runner = Runner(box, lesson(), {"ipvs": False}, on_event=events.append)
+    result = runner.solve_step(lesson().steps[0], both_ways=True)
+    assert result.passed, result.as_dict()
+    assert [c.passed for c in result.before] == [False]
+    assert [e["type"] for e in events] == ["command", "output", "exit", "command", "output", "exit"]
+    assert events[4] == {"type": "output", "step": "net", "node": "manager1", "stream": "stderr",
+                         "text": "ping: bad address 'x'\n"}
+    assert ("worker1", "echo only-with-ipvs") not in box.ran  # if=ipvs skipped on this host
+    data = result.as_dict()
+    assert data["id"] == "net" and data["status"] == "passed"
+    assert {"name", "passed", "reason"} <= set(data["checks"][0])
+
+
+def test_a_check_that_passes_before_its_step_is_broken():
+    engine = FakeEngine(networks=[network("demo", attachable=True)])
+    box = FakeSandbox(engine, script=[(r"ping x", fail(1))])
+    result = Runner(box, lesson(), {}).solve_step(lesson().steps[0], both_ways=True)
+    assert result.status == "failed"
+    assert "passes before its step" in result.error and "network demo" in result.error
+
+
+def test_an_unexpected_failure_stops_the_step_and_says_where():
+    engine = FakeEngine(networks=[network("demo")])
+    box = FakeSandbox(engine, script=[(r"false-command", fail(127, stderr="sh: false-command: not found\n"))])
+    result = Runner(box, lesson(), {}).solve_step(lesson().steps[1])
+    assert result.status == "failed"
+    assert result.error == "'false-command' on manager1 failed (exit 127): sh: false-command: not found"
+    assert ("manager1", "docker never-runs") not in box.ran
+
+
+def test_notes_follow_the_host():
+    text = LESSON.replace("```check\n- network: {name: demo, attachable: true}",
+                          "```note if=!ipvs\nno ipvs\n```\n\n```check\n- network: {name: demo, attachable: true}")
+    parsed, _ = parse_lesson(text, "t.en.md")
+    assert [n.text for n in Runner(FakeSandbox(), parsed, {"ipvs": False}).notes(parsed.steps[0])] == ["no ipvs"]
+    assert Runner(FakeSandbox(), parsed, {"ipvs": True}).notes(parsed.steps[0]) == []
+
+
+def test_a_step_out_of_time_is_an_error_not_a_hang():
+    box = FakeSandbox(FakeEngine())
+    runner = Runner(box, lesson(), {}, step_timeout=0)
+    result = runner.solve_step(lesson().steps[0])
+    assert result.status == "error" and "ran out of its 0 s" in result.error
