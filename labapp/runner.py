@@ -3,6 +3,7 @@ the web app and the CLI both use it."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -104,8 +105,13 @@ class Runner:
     def check(self, step: Step, runs: list[CommandRun], state_only: bool = False) -> list[CheckResult]:
         """Evaluate STEP's checks (those whose condition holds) on RUNS and the sandbox."""
         ctx = CheckContext(self.sandbox, [r.result for r in runs], self.kernel)
-        return [run_check(spec, ctx) for spec in step.checks
-                if self.applies(spec.when) and (not state_only or reads_state(spec))]
+        specs = [spec for spec in step.checks
+                 if self.applies(spec.when) and (not state_only or reads_state(spec))]
+        if len(specs) <= 1:
+            return [run_check(spec, ctx) for spec in specs]
+        # Checks only read, so they may ask at once; results keep the lesson's order.
+        with ThreadPoolExecutor(max_workers=min(4, len(specs))) as pool:
+            return list(pool.map(lambda spec: run_check(spec, ctx), specs))
 
     def setup(self, step: Step) -> list[CommandRun]:
         return self.run_blocks(step, step.setup)

@@ -35,7 +35,7 @@ from .base import LABEL
 RECIPE_VERSION = "3"
 NODE_PACKAGES = (
     "docker.io", "iptables", "iproute2", "procps", "ca-certificates", "tcpdump",
-    "busybox-static", "jq", "ipvsadm", "util-linux",
+    "busybox-static", "jq", "ipvsadm", "util-linux", "dnsmasq-base",
 )
 NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE_LABEL = "labapp.image"

@@ -105,14 +105,14 @@ def test_resolves_reads_nslookup_and_fails_without_the_container():
 
 def test_reaches_by_ping_or_tcp_port():
     box = FakeSandbox(ENGINE, script=[
-        (r"ping -c 2 -W 2 up", ok("2 packets received")),
-        (r"ping", fail(1, "2 packets transmitted, 0 packets received, 100% packet loss")),
+        (r"ping -c 1 -W 1 up", ok("1 packets received")),
+        (r"ping", fail(1, "1 packets transmitted, 0 packets received, 100% packet loss")),
         (r"nc -w 2 web 80", ok()),
     ])
     assert check("reaches", {"container": "alpine1", "target": "up"}, box).passed
     down = check("reaches", {"container": "alpine1", "target": "down"}, box)
     assert not down.passed and down.reason == ("alpine1 cannot reach down "
-                                               "(2 packets transmitted, 0 packets received, 100% packet loss)")
+                                               "(1 packets transmitted, 0 packets received, 100% packet loss)")
     assert check("reaches", {"container": "alpine1", "target": "down", "expect": False}, box).passed
     assert check("reaches", {"container": "alpine1", "target": "web", "port": 80}, box).reason == "alpine1 reaches web:80"
 
