@@ -109,3 +109,11 @@ def test_bad_yaml_in_front_matter_names_its_line():
 ])
 def test_conditions(when, kernel, holds):
     assert condition_holds(when, kernel) is holds
+
+
+def test_docs_describe_every_check_kind():
+    from labapp.checks import CHECKS
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "lessons.md"), encoding="utf-8") as f:
+        doc = f.read()
+    assert [k for k in CHECKS if f"| `{k}` |" not in doc] == []
