@@ -18,7 +18,7 @@ from labapp.engine import connect
 from labapp.sandbox import LABEL, SwarmSandbox
 from labapp.sandbox.images import node_bundle, node_image_ref, require_images
 from labapp.sandbox.probe import node_security
-from labapp.sandbox.swarm import choose_subnet, new_sandbox_id
+from labapp.sandbox.swarm import choose_subnet, new_sandbox_id, used_subnets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,9 +66,7 @@ def main(runs: int) -> None:
             sandbox.destroy()
 
             sid = new_sandbox_id()
-            used = [cfg["Subnet"] for net in client.api.networks()
-                    for cfg in ((net.get("IPAM") or {}).get("Config") or []) if cfg.get("Subnet")]
-            subnet = choose_subnet(settings.subnet_pool, int(settings.subnet_prefix), used)
+            subnet = choose_subnet(settings.subnet_pool, int(settings.subnet_prefix), used_subnets(client))
             started = time.monotonic()
             proc = subprocess.run([os.path.join(HERE, "floor_sandbox_up.sh"), sid, image, bundle.name,
                                    str(subnet), *security_flags(security)], capture_output=True, text=True)
@@ -79,7 +77,6 @@ def main(runs: int) -> None:
             print(f"run {i + 1}: labapp {labapp_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s", flush=True)
     finally:
         os.unlink(bundle.name)
-        SwarmSandbox.destroy_all(client) if os.environ.get("BENCH_SWEEP") else None
     lab, floor = statistics.median(labapp_times), statistics.median(floor_times)
     print(f"sandbox up (3 nodes, images loaded, swarm Ready), median of {runs}:")
     print(f"  labapp {lab:.2f} s   floor {floor:.2f} s   ratio {lab / floor:.2f} (target <= 1.3)")

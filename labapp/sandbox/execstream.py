@@ -94,6 +94,25 @@ def _append(chunks: list[Chunk], chunk: Chunk) -> None:
         chunks.append(chunk)
 
 
+def start_exec(api, exec_id: str, tty: bool = False):
+    """Start exec EXEC_ID hijacked, as `docker exec` does; return (response, reader, sock).
+
+    The reader is the connection's buffered reader, not its raw socket: bytes that arrived
+    with the HTTP headers wait there. The socket (for writing stdin) reads without a
+    timeout: a command may run for minutes, and the caller's own deadline decides when
+    it ends, not docker-py's 60 s socket timeout.
+    """
+    response = api._post_json(api._url("/exec/{0}/start", exec_id),
+                              headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                              data={"Tty": tty, "Detach": False}, stream=True, timeout=None)
+    api._raise_for_status(response)
+    reader = response.raw._fp.fp
+    sock = getattr(reader.raw, "_sock", None)
+    if sock is not None:
+        sock.settimeout(None)
+    return response, reader, sock
+
+
 def frame(stream: int, payload: bytes) -> bytes:
     """Encode one frame as the engine sends it (used by tests and benchmarks)."""
     return _HEADER.pack(stream, len(payload)) + payload

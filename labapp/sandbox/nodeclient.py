@@ -16,7 +16,7 @@ import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 
-from .execstream import STDERR, STDOUT, FrameDecoder
+from .execstream import STDERR, STDOUT, FrameDecoder, start_exec
 
 NODE_API_VERSION = "1.41"  # the node image's engine (Debian's docker.io 20.10)
 
@@ -28,13 +28,7 @@ class DialStdioSocket:
     def __init__(self, host_api: docker.APIClient, container: str):
         exec_id = host_api.exec_create(container, ["docker", "system", "dial-stdio"],
                                        stdin=True, stdout=True, stderr=True)["Id"]
-        self._response = host_api._post_json(
-            host_api._url("/exec/{0}/start", exec_id),
-            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-            data={"Tty": False, "Detach": False}, stream=True, timeout=None)
-        host_api._raise_for_status(self._response)
-        self._reader = self._response.raw._fp.fp
-        self._sock = self._reader.raw._sock
+        self._response, self._reader, self._sock = start_exec(host_api, exec_id)
         self._frames = FrameDecoder()
         self._pending = bytearray()
         self.stderr = bytearray()

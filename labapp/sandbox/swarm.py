@@ -19,7 +19,7 @@ from ..errors import (ExecError, LabappError, NodeDead, SandboxCreateError, Sand
                       SandboxNotFound)
 from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_ROLE, ExecResult, Execution, Node,
                    NodeState, Sandbox, SandboxState)
-from .execstream import Chunk, OutputDecoder
+from .execstream import Chunk, OutputDecoder, start_exec
 from .images import node_bundle, node_image_ref, require_images
 from .nodeclient import node_client
 from .probe import host_config, node_security
@@ -124,17 +124,19 @@ class SwarmSandbox(Sandbox):
             sandbox._form_swarm(say)
             say("ready")
         except BaseException as exc:
-            sandbox.destroy()
+            try:
+                sandbox.destroy()
+                left = "nothing was left behind"
+            except (docker.errors.APIError, *CONNECTION_ERRORS):
+                left = f"some of it may remain: 'labapp sandbox down {sid}' removes it"
             if isinstance(exc, LabappError):
                 raise
             if isinstance(exc, docker.errors.APIError):
                 raise SandboxCreateError(
-                    f"sandbox {sid} could not be made: {exc.explanation or exc}; nothing was left behind"
-                ) from None
+                    f"sandbox {sid} could not be made: {exc.explanation or exc}; {left}") from None
             if isinstance(exc, CONNECTION_ERRORS):
                 raise SandboxCreateError(
-                    f"the engine went away while sandbox {sid} was being made; nothing was left behind"
-                ) from None
+                    f"the engine went away while sandbox {sid} was being made; {left}") from None
             raise
         return sandbox
 
@@ -285,14 +287,7 @@ class NodeExecution(Execution):
         try:
             self._exec_id = api.exec_create(node.container, wrap_command(cmd, self.token),
                                             stdout=True, stderr=True)["Id"]
-            self._response = api._post_json(
-                api._url("/exec/{0}/start", self._exec_id),
-                headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-                data={"Tty": False, "Detach": False}, stream=True,
-                # No read timeout: a command may run for minutes; its own deadline
-                # (not docker-py's 60 s socket timeout) decides when it ends.
-                timeout=None)
-            api._raise_for_status(self._response)
+            self._response, self._reader, _ = start_exec(api, self._exec_id)
         except docker.errors.NotFound:
             raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is gone (its container was removed)") from None
         except docker.errors.APIError as exc:
@@ -302,11 +297,6 @@ class NodeExecution(Execution):
             raise ExecError(f"cannot run the command on {node.name}: {text}") from None
         except CONNECTION_ERRORS:
             raise ExecError(f"the engine went away before the command started on {node.name}") from None
-        # The buffered reader, not the raw socket: bytes read past the HTTP headers wait there.
-        self._reader = self._response.raw._fp.fp
-        sock = getattr(self._reader.raw, "_sock", None)
-        if sock is not None:
-            sock.settimeout(None)
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._pump, daemon=True,
                                          name=f"labapp-exec-{node.container}")
@@ -404,14 +394,18 @@ class NodeExecution(Execution):
             self._response.close()  # the node is gone: end the stream from this side
 
 
+def used_subnets(client) -> list[str]:
+    """Every subnet of every network on the host engine."""
+    return [cfg["Subnet"] for net in client.api.networks()
+            for cfg in ((net.get("IPAM") or {}).get("Config") or []) if cfg.get("Subnet")]
+
+
 def _create_network(client, settings: Settings, sid: str, labels: dict):
     """The sandbox's private network: internal (no way out), a subnet of its own."""
     prefix = int(settings.subnet_prefix)
     for _attempt in range(5):
         with _alloc_lock:
-            used = [cfg["Subnet"] for net in client.api.networks()
-                    for cfg in ((net.get("IPAM") or {}).get("Config") or []) if cfg.get("Subnet")]
-            subnet = choose_subnet(settings.subnet_pool, prefix, used)
+            subnet = choose_subnet(settings.subnet_pool, prefix, used_subnets(client))
             pool = docker.types.IPAMPool(subnet=str(subnet))
             try:
                 net = client.api.create_network(
