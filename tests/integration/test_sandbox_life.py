@@ -64,3 +64,21 @@ def test_attach_finds_a_sandbox_by_its_labels(client, sandbox):
     assert again.nodes == sandbox.nodes
     listed = {sb["id"]: sb for sb in SwarmSandbox.list(client)}
     assert [n["name"] for n in listed[sandbox.id]["nodes"]] == ["manager1", "worker1", "worker2"]
+
+
+def test_sandboxes_made_at_once_get_their_own_subnets(client, settings):
+    """A workshop makes many sandboxes together: each gets its own network and subnet."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(SwarmSandbox.create, client, settings, nodes=1) for _ in range(3)]
+    boxes = [f.result() for f in futures if f.exception() is None]
+    try:
+        assert [f.exception() for f in futures] == [None, None, None]
+        assert all(b.state().ready for b in boxes)
+        subnets = {client.api.inspect_network(f"labapp-{b.id}")["IPAM"]["Config"][0]["Subnet"] for b in boxes}
+        assert len(subnets) == 3
+    finally:
+        for box in boxes:
+            box.destroy()
+    assert not {b.id for b in boxes} & labelled_ids(client)
