@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 __version__ = "0.1.0"
 
@@ -9,15 +10,40 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(config: dict | None = None):
-    """The Flask app: config, then the blueprints."""
+    """The Flask app: config, the lab (sandboxes, store), pages and the Socket.IO namespace."""
     from flask import Flask
 
-    from .web.views import bp
+    from .web import events, views
 
     app = Flask(__name__, template_folder=os.path.join(_ROOT, "templates"),
                 static_folder=os.path.join(_ROOT, "static"))
-    app.config.from_mapping(LABAPP_SETTINGS=None)
+    data_dir = os.environ.get("LABAPP_DATA_DIR") or os.path.join(_ROOT, ".labapp")
+    app.config.from_mapping(
+        LABAPP_SETTINGS=None,
+        LABAPP_DB=os.path.join(data_dir, "labapp.db"),
+        LABAPP_SANDBOX_FACTORY=None,  # tests give a fake; the app makes real swarms
+        LABAPP_KERNEL=None,  # tests give the probe's answer; the app asks the probe
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     if config:
         app.config.update(config)
-    app.register_blueprint(bp)
+    app.secret_key = app.config.get("SECRET_KEY") or os.environ.get("LABAPP_SECRET_KEY") \
+        or _instance_secret(data_dir)
+    views.init_app(app)
+    events.init_app(app)
     return app
+
+
+def _instance_secret(data_dir: str) -> str:
+    """A random secret kept in the data directory, so sessions survive a restart."""
+    path = os.path.join(data_dir, "secret_key")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        os.makedirs(data_dir, exist_ok=True)
+        secret = secrets.token_hex(32)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as handle:
+            handle.write(secret)
+        return secret

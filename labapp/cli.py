@@ -319,10 +319,14 @@ def cmd_lessons_run(args) -> int:
 
 def cmd_serve(args) -> int:
     from . import create_app
+    from .web.events import socketio
 
     app = create_app()
     print(f"labapp: serving on http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port, threaded=True)
+    try:
+        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+    finally:
+        app.extensions["labapp.lab"].shutdown()  # no sandbox outlives the app
     return 0
 
 

@@ -1,20 +1,139 @@
-"""Pages. For now: the home page with the lab host's status (lessons come with the lessons issue)."""
+"""Pages: the lesson catalogue and the lesson page. They read; the Socket.IO events act."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
+import html
+import re
+import secrets
+
+import markdown
+import nh3
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, session
+from markupsafe import Markup
 
 from ..config import Settings
 from ..errors import LabappError
+from ..lab import Lab
+from ..lesson.catalog import load_catalog
+from ..lesson.model import Lesson, Step
+from ..store import Store
 
 bp = Blueprint("views", __name__)
+LANGUAGES = ("ko", "en")
+_COMMAND_FENCE = re.compile(r"^```(\S+)([^\n]*)\n.*?^```\s*$", re.M | re.S)
 
 
-def _settings() -> Settings:
-    return current_app.config.get("LABAPP_SETTINGS") or Settings.from_env()
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    store = Store(app.config["LABAPP_DB"])
+    app.extensions["labapp.lab"] = Lab(_factory(app), _kernel(app), store)
+    app.extensions["labapp.catalog"] = load_catalog()
 
 
-def _status() -> dict:
-    """Engine, images and sandboxes, as the home page shows them."""
+def lab() -> Lab:
+    return current_app.extensions["labapp.lab"]
+
+
+def catalog():
+    return current_app.extensions["labapp.catalog"]
+
+
+def learner_id() -> str:
+    """The learner of this browser (a random id in the signed session cookie)."""
+    if "learner" not in session:
+        session["learner"] = secrets.token_hex(8)
+        session.permanent = True
+    return session["learner"]
+
+
+def language() -> str:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    return session.get("lang") or request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def get_lesson(slug: str, lang: str) -> Lesson:
+    versions = catalog().lessons.get(slug)
+    if not versions:
+        abort(404)
+    return versions.get(lang) or versions.get("en") or next(iter(versions.values()))
+
+
+def render_markdown(text: str) -> Markup:
+    html_text = markdown.markdown(text, extensions=["fenced_code", "tables"])
+    return Markup(nh3.clean(html_text))
+
+
+def render_step(step: Step, kernel: dict) -> Markup:
+    """The step's text, each command block replaced by its Run widget."""
+    from ..lesson.model import condition_holds
+
+    blocks = iter(enumerate(step.blocks))
+    widgets: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        head = match.group(1)
+        if head not in {b.node for b in step.blocks}:
+            return match.group(0)
+        index, block = next(blocks)
+        if not condition_holds(block.when, kernel):
+            widgets.append("")
+        else:
+            commands = "\n".join(html.escape(c.text) for c in block.commands)
+            fail = ' <span class="expect-fail">(meant to fail)</span>' if block.expect_fail else ""
+            widgets.append(
+                f'<div class="command" data-step="{html.escape(step.id)}" data-block="{index}">'
+                f'<div class="command-head"><span class="node">{html.escape(block.node)}</span>{fail}'
+                f'<button type="button" class="run" data-step="{html.escape(step.id)}" data-block="{index}">Run</button></div>'
+                f"<pre><code>{commands}</code></pre></div>")
+        return f"\n\nLABAPPBLOCK{len(widgets) - 1}\n\n"
+
+    text = _COMMAND_FENCE.sub(replace, step.text)
+    rendered = str(render_markdown(text))
+    for n, widget in enumerate(widgets):
+        rendered = rendered.replace(f"<p>LABAPPBLOCK{n}</p>", widget)
+    return Markup(rendered)
+
+
+@bp.get("/")
+def index():
+    lang = language()
+    learner = learner_id()
+    rows = []
+    for slug, versions in sorted(catalog().lessons.items()):
+        lesson = versions.get(lang) or next(iter(versions.values()))
+        done = lab().store.progress(learner, slug)
+        rows.append({"lesson": lesson, "passed": sum(1 for s in done.values() if s == "passed")})
+    return render_template("index.html", rows=rows, lang=lang)
+
+
+@bp.get("/lessons/<slug>")
+def lesson_page(slug):
+    lang = language()
+    lesson = get_lesson(slug, lang)
+    learner_id()
+    try:
+        kernel = lab().kernel()
+    except LabappError:
+        kernel = {}  # the engine is down: the page still shows; the lab says why when used
+    steps = [{"step": s, "html": render_step(s, kernel),
+              "notes": [render_markdown(n.text) for n in s.notes if _holds(n.when, kernel)],
+              "hint": render_markdown(s.hint) if s.hint else None,
+              "expected": render_markdown(s.expected) if s.expected else None}
+             for s in lesson.steps]
+    return render_template("lesson.html", lesson=lesson, steps=steps, intro=render_markdown(lesson.intro),
+                           lang=lang, progress=lab().store.progress(session["learner"], slug))
+
+
+def _holds(when, kernel):
+    from ..lesson.model import condition_holds
+
+    return condition_holds(when, kernel)
+
+
+@bp.get("/api/status")
+def api_status():
     from ..engine import connect
     from ..sandbox import SwarmSandbox
     from ..sandbox.images import missing_images
@@ -22,20 +141,49 @@ def _status() -> dict:
     try:
         client = connect(timeout=10)
     except LabappError as exc:
-        return {"engine": None, "error": str(exc), "missing": [], "sandboxes": []}
+        return jsonify({"engine": None, "error": str(exc), "missing": [], "sandboxes": []})
     try:
-        return {"engine": client.version().get("Version"), "error": None,
-                "missing": missing_images(client, _settings()),
-                "sandboxes": SwarmSandbox.list(client)}
+        settings = current_app.config["LABAPP_SETTINGS"] or Settings.from_env()
+        return jsonify({"engine": client.version().get("Version"), "error": None,
+                        "missing": missing_images(client, settings), "sandboxes": SwarmSandbox.list(client)})
     finally:
         client.close()
 
 
-@bp.get("/")
-def index():
-    return render_template("index.html", status=_status())
+@bp.app_errorhandler(404)
+def not_found(_error):
+    if request.path.startswith("/api/"):
+        return jsonify({"error": "not found"}), 404
+    return render_template("error.html", message="There is no such page or lesson.", lang=language()), 404
 
 
-@bp.get("/api/status")
-def api_status():
-    return jsonify(_status())
+def _factory(app):
+    """How the lab makes a learner's sandbox: the app's fake in tests, a real swarm otherwise."""
+    if app.config["LABAPP_SANDBOX_FACTORY"]:
+        return app.config["LABAPP_SANDBOX_FACTORY"]
+    holder = {}
+
+    def make(lesson, progress):
+        from ..engine import connect
+        from ..sandbox import SwarmSandbox
+
+        if "client" not in holder:
+            holder["client"] = connect()
+        settings = app.config["LABAPP_SETTINGS"] or Settings.from_env()
+        return SwarmSandbox.create(holder["client"], settings, nodes=lesson.nodes,
+                                   managers=lesson.managers, progress=progress)
+    return make
+
+
+def _kernel(app):
+    """What the host kernel can do, asked once (the app's own answer in tests)."""
+    def kernel():
+        if app.config["LABAPP_KERNEL"] is None:
+            from ..engine import connect
+            from ..sandbox.images import node_image_ref
+            from ..sandbox.probe import probe_kernel
+
+            settings = app.config["LABAPP_SETTINGS"] or Settings.from_env()
+            app.config["LABAPP_KERNEL"] = probe_kernel(connect(), node_image_ref(settings)).as_dict()
+        return app.config["LABAPP_KERNEL"]
+    return kernel

@@ -1,0 +1,136 @@
+"""Learners' sandboxes and what they ran: the web app's core, with no Flask in it.
+
+One sandbox per learner, made on demand; the results of the commands a learner ran in a
+step are kept until they press Check, so checks read both the output they saw and the
+state of their swarm.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .console import judge
+from .errors import LabappError
+from .lesson.model import Lesson
+from .runner import CommandRun, OnEvent, Runner
+from .sandbox.base import Sandbox
+from .store import Store
+
+SandboxFactory = Callable[[Lesson, Callable[[str], None]], Sandbox]
+
+
+class LabError(LabappError):
+    """A request the lab cannot serve, with the reason to show the learner."""
+
+
+@dataclass
+class Seat:
+    """One learner's place in the lab."""
+
+    learner: str
+    sandbox: Sandbox | None = None
+    lesson: str | None = None
+    starting: bool = False
+    runs: dict[str, list[CommandRun]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Lab:
+    def __init__(self, factory: SandboxFactory, kernel: Callable[[], dict], store: Store):
+        self._factory = factory
+        self.kernel = kernel  # () -> the probe's booleans, asked once
+        self.store = store
+        self._seats: dict[str, Seat] = {}
+        self._lock = threading.Lock()
+
+    def seat(self, learner: str) -> Seat:
+        with self._lock:
+            return self._seats.setdefault(learner, Seat(learner))
+
+    def ensure_sandbox(self, learner: str, lesson: Lesson, on_progress: Callable[[str], None]) -> Sandbox:
+        """The learner's sandbox for LESSON, made (with progress stages) if there is none."""
+        seat = self.seat(learner)
+        with seat.lock:
+            if seat.sandbox is not None and seat.lesson == lesson.slug:
+                return seat.sandbox
+            old, seat.sandbox, seat.starting, seat.runs = seat.sandbox, None, True, {}
+        try:
+            if old is not None:
+                old.destroy()
+            sandbox = self._factory(lesson, on_progress)
+        finally:
+            seat.starting = False
+        with seat.lock:
+            seat.sandbox, seat.lesson = sandbox, lesson.slug
+        return sandbox
+
+    def _ready(self, learner: str, lesson: Lesson) -> tuple[Seat, Sandbox]:
+        seat = self.seat(learner)
+        if seat.sandbox is None or seat.lesson != lesson.slug:
+            raise LabError("your sandbox is still starting; wait for it to be ready" if seat.starting
+                           else "you have no sandbox for this lesson yet; open the lesson to start one")
+        return seat, seat.sandbox
+
+    def runner(self, sandbox: Sandbox, lesson: Lesson, on_event: OnEvent | None = None) -> Runner:
+        return Runner(sandbox, lesson, self.kernel(), on_event=on_event)
+
+    def run_block(self, learner: str, lesson: Lesson, step_id: str, index: int, on_event: OnEvent
+                  ) -> list[CommandRun]:
+        """Run the INDEX-th command block of a step; keep its results for the step's check."""
+        seat, sandbox = self._ready(learner, lesson)
+        step = _step(lesson, step_id)
+        if not 0 <= index < len(step.blocks):
+            raise LabError(f"step '{step_id}' has no command block {index}")
+        runner = self.runner(sandbox, lesson, on_event)
+        block = step.blocks[index]
+        if not runner.applies(block.when):
+            raise LabError("this block is not for this lab host (see the note in the step)")
+        runs = runner.run_blocks(step, (block,))
+        seat.runs.setdefault(step_id, []).extend(runs)
+        return runs
+
+    def check(self, learner: str, lesson: Lesson, step_id: str) -> dict:
+        """Evaluate a step's checks on what the learner ran and on their swarm; store it."""
+        seat, sandbox = self._ready(learner, lesson)
+        step = _step(lesson, step_id)
+        results = self.runner(sandbox, lesson).check(step, seat.runs.get(step_id, []))
+        passed = bool(results) and all(r.passed for r in results)
+        self.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed")
+        return {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
+
+    def console(self, learner: str, lesson: Lesson, node: str, line: str, on_event: OnEvent) -> dict:
+        """Run a console LINE on NODE if the policy allows it; else say why not."""
+        verdict = judge(line)
+        if not verdict.allowed:
+            return {"allowed": False, "reason": verdict.reason}
+        if verdict.interactive:
+            return {"allowed": False, "reason": "interactive sessions (docker attach, exec -it) need "
+                    "the terminal, which is not here yet; use docker exec CONTAINER CMD"}
+        _, sandbox = self._ready(learner, lesson)
+        sandbox.node(node)
+        on_event({"type": "command", "step": None, "node": node, "command": line})
+        result = sandbox.exec(node, line, timeout=300, on_chunk=lambda c: on_event(
+            {"type": "output", "step": None, "node": node, "stream": c.stream, "text": c.text}))
+        on_event({"type": "exit", "step": None, "node": node, "command": line,
+                  "exit_code": result.exit_code, "timed_out": result.timed_out})
+        return {"allowed": True, "exit_code": result.exit_code}
+
+    def release(self, learner: str) -> None:
+        """Destroy the learner's sandbox (Reset; progress is kept)."""
+        seat = self.seat(learner)
+        with seat.lock:
+            sandbox, seat.sandbox, seat.lesson, seat.runs = seat.sandbox, None, None, {}
+        if sandbox is not None:
+            sandbox.destroy()
+
+    def shutdown(self) -> None:
+        for learner in list(self._seats):
+            self.release(learner)
+
+
+def _step(lesson: Lesson, step_id: str):
+    try:
+        return lesson.step(step_id)
+    except KeyError:
+        raise LabError(f"lesson '{lesson.slug}' has no step '{step_id}'") from None

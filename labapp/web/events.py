@@ -1,0 +1,111 @@
+"""The Socket.IO namespace /lab: thin handlers over the Lab (labapp/lab.py).
+
+Client -> server: join {lesson, lang}, run {step, block}, check {step}, console {node, line},
+reset {}. Server -> client: sandbox {stage, nodes?}, output {node, stream, text},
+command {node, command}, exit {node, exit_code, timed_out}, verdict {step, passed, checks},
+refused {reason}, failure {message}. Documented in docs/events.md.
+"""
+from __future__ import annotations
+
+from flask import current_app, request, session
+from flask_socketio import Namespace, SocketIO, emit, join_room
+
+from ..errors import LabappError
+
+socketio = SocketIO()
+MAX_FIELD = 2000
+
+
+def init_app(app) -> None:
+    # Same origin only (Flask-SocketIO's default), WebSocket first.
+    socketio.init_app(app, async_mode="threading", max_http_buffer_size=64 * 1024)
+    socketio.on_namespace(LabNamespace("/lab"))
+
+
+def _field(data, name, kind=str):
+    value = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(value, kind) or (isinstance(value, str) and not 0 < len(value) <= MAX_FIELD):
+        raise LabappError(f"the message needs '{name}' ({kind.__name__})")
+    return value
+
+
+class LabNamespace(Namespace):
+    def on_connect(self, auth=None):
+        learner = session.get("learner")
+        if not learner:
+            return False  # open a page first: it gives the browser its learner id
+        join_room(learner)
+
+    def _context(self, data):
+        from .views import get_lesson
+
+        lab = current_app.extensions["labapp.lab"]
+        slug = _field(data, "lesson")
+        lang = data.get("lang") if data.get("lang") in ("ko", "en") else "en"
+        versions = current_app.extensions["labapp.catalog"].lessons
+        if slug not in versions:
+            raise LabappError(f"there is no lesson '{slug}'")
+        return lab, session["learner"], get_lesson(slug, lang)
+
+    def _forward(self, learner):
+        app = current_app._get_current_object()
+
+        def send(event):
+            with app.app_context():
+                socketio.emit(event["type"], event, to=learner, namespace="/lab")
+        return send
+
+    def _guard(self, handler, data):
+        try:
+            handler(data if isinstance(data, dict) else {})
+        except LabappError as exc:
+            emit("failure", {"message": str(exc)})
+
+    def on_join(self, data):
+        def handle(data):
+            lab, learner, lesson = self._context(data)
+            send = self._forward(learner)
+            app = current_app._get_current_object()
+            emit("progress", {"lesson": lesson.slug, "steps": lab.store.progress(learner, lesson.slug)})
+
+            def start():
+                with app.app_context():
+                    try:
+                        sandbox = lab.ensure_sandbox(learner, lesson, lambda stage: stage != "ready" and send(
+                            {"type": "sandbox", "stage": stage}))
+                        send({"type": "sandbox", "stage": "ready",
+                              "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
+                    except LabappError as exc:
+                        send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
+            socketio.start_background_task(start)
+        self._guard(handle, data)
+
+    def on_run(self, data):
+        def handle(data):
+            lab, learner, lesson = self._context(data)
+            step, block = _field(data, "step"), _field(data, "block", int)
+            lab.run_block(learner, lesson, step, block, self._forward(learner))
+        self._guard(handle, data)
+
+    def on_check(self, data):
+        def handle(data):
+            lab, learner, lesson = self._context(data)
+            emit("verdict", lab.check(learner, lesson, _field(data, "step")), to=learner)
+        self._guard(handle, data)
+
+    def on_console(self, data):
+        def handle(data):
+            lab, learner, lesson = self._context(data)
+            answer = lab.console(learner, lesson, _field(data, "node"), _field(data, "line"),
+                                 self._forward(learner))
+            if not answer["allowed"]:
+                emit("refused", {"reason": answer["reason"], "line": data.get("line")})
+        self._guard(handle, data)
+
+    def on_reset(self, data):
+        def handle(data):
+            lab, learner, lesson = self._context(data)
+            lab.release(learner)
+            emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
+            self.on_join(data)
+        self._guard(handle, data)

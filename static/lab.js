@@ -1,0 +1,86 @@
+// The lesson page: Run and Check over Socket.IO, output streamed into the terminal pane.
+(function () {
+  "use strict";
+  const lab = document.getElementById("lab");
+  if (!lab) return;
+  const lesson = lab.dataset.lesson, lang = lab.dataset.lang;
+  const out = document.getElementById("output");
+  const status = document.getElementById("sandbox-status");
+  const socket = io("/lab", { transports: ["websocket", "polling"] });
+
+  function write(text, cls) {
+    const span = document.createElement("span");
+    if (cls) span.className = cls;
+    span.textContent = text;
+    out.appendChild(span);
+    out.scrollTop = out.scrollHeight;
+  }
+  function setBusy(busy) {
+    document.querySelectorAll("button.run, button.check").forEach(b => { b.disabled = busy; });
+  }
+
+  socket.on("connect", () => socket.emit("join", { lesson, lang }));
+  socket.on("sandbox", ev => {
+    status.textContent = ev.stage === "ready"
+      ? "Sandbox ready: " + ev.nodes.map(n => n.name).join(", ")
+      : "Sandbox: " + ev.stage + "…";
+    lab.dataset.sandbox = ev.stage;
+  });
+  socket.on("progress", ev => {
+    Object.entries(ev.steps).forEach(([step, s]) => {
+      const mark = document.querySelector(`#step-${CSS.escape(step)} .step-status`);
+      if (mark) { mark.dataset.status = s; mark.textContent = s === "passed" ? "✓" : ""; }
+    });
+  });
+  socket.on("command", ev => write(`\n[${ev.node}] $ ${ev.command}\n`, "prompt"));
+  socket.on("output", ev => write(ev.text, ev.stream));
+  socket.on("exit", ev => {
+    write(ev.timed_out ? "(stopped: out of time)\n" : `(exit ${ev.exit_code})\n`, ev.exit_code === 0 ? "exit ok" : "exit failed");
+    setBusy(false);
+  });
+  socket.on("verdict", ev => {
+    const box = document.querySelector(`#step-${CSS.escape(ev.step)} .verdict`);
+    box.innerHTML = "";
+    const list = document.createElement("ul");
+    ev.checks.forEach(c => {
+      const li = document.createElement("li");
+      li.className = c.passed ? "pass" : "fail";
+      li.textContent = (c.passed ? "✓ " : "✗ ") + c.reason;
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    const mark = document.querySelector(`#step-${CSS.escape(ev.step)} .step-status`);
+    if (ev.passed) { mark.dataset.status = "passed"; mark.textContent = "✓"; }
+    setBusy(false);
+  });
+  socket.on("refused", ev => {
+    document.getElementById("console-refused").textContent = ev.reason;
+    setBusy(false);
+  });
+  socket.on("failure", ev => {
+    write(`\n${ev.message}\n`, "stderr");
+    status.textContent = ev.message;
+    setBusy(false);
+  });
+
+  document.addEventListener("click", e => {
+    const run = e.target.closest("button.run");
+    if (run) {
+      setBusy(true);
+      socket.emit("run", { lesson, lang, step: run.dataset.step, block: Number(run.dataset.block) });
+    }
+    const check = e.target.closest("button.check");
+    if (check) {
+      setBusy(true);
+      socket.emit("check", { lesson, lang, step: check.dataset.step });
+    }
+  });
+  document.getElementById("reset").addEventListener("click", () => socket.emit("reset", { lesson, lang }));
+  document.getElementById("console").addEventListener("submit", e => {
+    e.preventDefault();
+    const input = document.getElementById("console-line");
+    document.getElementById("console-refused").textContent = "";
+    socket.emit("console", { lesson, lang, node: document.getElementById("console-node").value, line: input.value });
+    input.value = "";
+  });
+})();

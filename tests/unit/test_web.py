@@ -1,0 +1,180 @@
+"""Pages and Socket.IO events with Flask's and Flask-SocketIO's test clients, over a fake
+sandbox (the real one is exercised by the integration tests)."""
+import time
+
+import pytest
+
+from labapp import create_app
+from labapp.web.events import socketio
+
+from .fakes import FakeEngine, FakeSandbox, fail, network, ok
+
+
+@pytest.fixture
+def engine():
+    return FakeEngine(networks=[network("ingress")])
+
+
+@pytest.fixture
+def app(tmp_path, engine):
+    made = []
+
+    def factory(lesson, progress):
+        progress("nodes starting")
+        box = FakeSandbox(engine, script=[
+            (r"docker network create -d overlay test-cluster-net2",
+             lambda n, l: engine._networks.append(network("test-cluster-net2")) or ok("abc\n")),
+            (r"jq", ok('{\n  "IPAM": {"Config": [{"Subnet": "10.0.1.0/24"}]}\n}\n')),
+            (r"docker node ls", ok("manager1 Ready\n")),
+            (r"ping", fail(1, stderr="ping: bad address 'my-nginx'\n")),
+        ], nodes=lesson.node_names)
+        made.append(box)
+        return box
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "LABAPP_DB": str(tmp_path / "t.db"),
+                      "LABAPP_SANDBOX_FACTORY": factory,
+                      "LABAPP_KERNEL": {"ipvs": False, "esp": False, "vxlan": True}})
+    app.made = made
+    return app
+
+
+def _wait_for(client, name, timeout=5):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        seen += client.get_received("/lab")
+        found = [e for e in seen if e["name"] == name]
+        if found:
+            return found, seen
+        time.sleep(0.02)
+    raise AssertionError(f"no {name} event; got {[e['name'] for e in seen]}")
+
+
+def _joined(app):
+    http = app.test_client()
+    http.get("/lessons/overlay-attachable?lang=en")
+    client = socketio.test_client(app, namespace="/lab", flask_test_client=http)
+    assert client.is_connected("/lab")
+    client.emit("join", {"lesson": "overlay-attachable", "lang": "en"}, namespace="/lab")
+    events, _ = _wait_for(client, "sandbox")
+    while not any(e["args"][0]["stage"] == "ready" for e in events if e["name"] == "sandbox"):
+        more, _ = _wait_for(client, "sandbox")
+        events += more
+    return http, client
+
+
+def test_catalogue_lists_lessons_in_the_chosen_language(app):
+    page = app.test_client().get("/?lang=ko")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "오버레이 네트워크" in text and 'lang="ko"' in text
+    english = app.test_client().get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert "Overlay networks: when a standalone container meets a swarm service" in english
+
+
+def test_lesson_page_has_run_buttons_for_this_host_and_its_notes(app):
+    text = app.test_client().get("/lessons/overlay-attachable?lang=en").get_data(as_text=True)
+    assert 'data-step="overlay" data-block="0">Run</button>' in text
+    assert "docker network inspect test-cluster-net2 | jq &#x27;.[0] | { IPAM }&#x27;" in text \
+        or "docker network inspect test-cluster-net2 | jq &#39;.[0] | { IPAM }&#39;" in text
+    assert "docker service create --name my-nginx --endpoint-mode dnsrr" in text
+    assert "docker service create --name my-nginx --publish" not in text  # no IPVS here
+    assert "This lab host has no IPVS" in text
+    assert "```check" not in text and "<script>" not in text.split("<body>")[1].split("<script src")[0]
+
+
+def test_unknown_lesson_is_a_404_page_and_api_404_is_json(app):
+    client = app.test_client()
+    assert client.get("/lessons/nope").status_code == 404
+    response = client.get("/api/nope")
+    assert response.status_code == 404 and response.get_json() == {"error": "not found"}
+
+
+def test_session_cookie_is_httponly_and_samesite(app):
+    response = app.test_client().get("/")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_socket_needs_a_page_first(app):
+    client = socketio.test_client(app, namespace="/lab")
+    assert not client.is_connected("/lab")
+
+
+def test_join_makes_a_sandbox_with_progress(app):
+    _, client = _joined(app)
+    assert len(app.made) == 1
+
+
+def test_run_streams_output_and_check_gives_verdicts_with_reasons(app):
+    _, client = _joined(app)
+    client.emit("check", {"lesson": "overlay-attachable", "lang": "en", "step": "overlay"}, namespace="/lab")
+    verdicts, _ = _wait_for(client, "verdict")
+    before = verdicts[0]["args"][0]
+    assert before["passed"] is False
+    reasons = [c["reason"] for c in before["checks"]]
+    assert any("there is no network test-cluster-net2" in r for r in reasons)
+    assert "nothing has run yet: run the step's commands first" in reasons
+
+    client.emit("run", {"lesson": "overlay-attachable", "lang": "en", "step": "overlay", "block": 0}, namespace="/lab")
+    exits, seen = _wait_for(client, "exit")
+    while len([e for e in seen if e["name"] == "exit"]) < 2:
+        more, new = _wait_for(client, "exit")
+        seen += new
+    outputs = [e["args"][0] for e in seen if e["name"] == "output"]
+    assert any('"Subnet"' in o["text"] and o["stream"] == "stdout" for o in outputs)
+    client.emit("check", {"lesson": "overlay-attachable", "lang": "en", "step": "overlay"}, namespace="/lab")
+    verdicts, _ = _wait_for(client, "verdict")
+    assert verdicts[0]["args"][0]["passed"] is True
+
+
+def test_progress_is_kept_across_page_loads(app):
+    http, client = _joined(app)
+    client.emit("run", {"lesson": "overlay-attachable", "lang": "en", "step": "overlay", "block": 0}, namespace="/lab")
+    _wait_for(client, "exit")
+    time.sleep(0.2)
+    client.emit("check", {"lesson": "overlay-attachable", "lang": "en", "step": "overlay"}, namespace="/lab")
+    _wait_for(client, "verdict")
+    page = http.get("/lessons/overlay-attachable?lang=en").get_data(as_text=True)
+    assert 'data-status="passed"' in page
+    assert "1/11" in http.get("/").get_data(as_text=True)
+
+
+def test_a_refused_console_line_says_why(app):
+    _, client = _joined(app)
+    client.emit("console", {"lesson": "overlay-attachable", "lang": "en", "node": "manager1",
+                            "line": "docker run --privileged alpine"}, namespace="/lab")
+    refused, _ = _wait_for(client, "refused")
+    assert "--privileged gives a container every power of the node" in refused[0]["args"][0]["reason"]
+
+
+def test_console_runs_an_allowed_line(app):
+    _, client = _joined(app)
+    client.emit("console", {"lesson": "overlay-attachable", "lang": "en", "node": "manager1",
+                            "line": "docker node ls | grep Ready"}, namespace="/lab")
+    exits, seen = _wait_for(client, "exit")
+    assert exits[0]["args"][0]["exit_code"] == 0
+    assert any(e["name"] == "output" and "manager1 Ready" in e["args"][0]["text"] for e in seen)
+
+
+@pytest.mark.parametrize("message,reason", [
+    ({"lesson": "nope", "step": "x", "block": 0}, "there is no lesson 'nope'"),
+    ({"lesson": "overlay-attachable", "step": "nope", "block": 0}, "has no step 'nope'"),
+    ({"lesson": "overlay-attachable", "step": "overlay", "block": 9}, "has no command block 9"),
+    ({"lesson": "overlay-attachable", "step": "overlay"}, "the message needs 'block'"),
+    ("not a dict", "the message needs 'lesson'"),
+])
+def test_bad_messages_get_a_clear_failure(app, message, reason):
+    _, client = _joined(app)
+    client.emit("run", message, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert reason in failures[0]["args"][0]["message"]
+
+
+def test_run_before_the_sandbox_exists_says_so(app):
+    http = app.test_client()
+    http.get("/")
+    client = socketio.test_client(app, namespace="/lab", flask_test_client=http)
+    client.emit("run", {"lesson": "overlay-attachable", "step": "overlay", "block": 0}, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert "open the lesson to start one" in failures[0]["args"][0]["message"]
