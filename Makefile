@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test venv engine images test-unit test-integration bench clean-sandboxes
+.PHONY: run test venv engine images browser test-unit test-integration bench clean-sandboxes
 
 run: images
 	$(BIN)/labapp serve --host $(HOST) --port $(PORT)
 
-test: images
+test: images browser
 	$(BIN)/labapp lessons check
 	LABAPP_REQUIRE_INTEGRATION=1 $(BIN)/python -m pytest -q -rs tests
 
@@ -31,6 +31,9 @@ engine: venv
 
 images: engine
 	$(BIN)/labapp images build
+
+browser:
+	scripts/ensure-browser.sh
 
 bench: images
 	$(BIN)/python bench/sandbox_up.py

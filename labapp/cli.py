@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
@@ -322,6 +323,8 @@ def cmd_serve(args) -> int:
     from .web.events import socketio
 
     app = create_app()
+    # SIGTERM ends the server like Ctrl-C does, so the sandboxes it made are destroyed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"labapp: serving on http://{args.host}:{args.port}/", flush=True)
     try:
         socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)

@@ -16,6 +16,7 @@
     out.scrollTop = out.scrollHeight;
   }
   function setBusy(busy) {
+    lab.dataset.busy = busy ? "1" : "0";
     document.querySelectorAll("button.run, button.check").forEach(b => { b.disabled = busy; });
   }
 
@@ -25,6 +26,7 @@
       ? "Sandbox ready: " + ev.nodes.map(n => n.name).join(", ")
       : "Sandbox: " + ev.stage + "…";
     lab.dataset.sandbox = ev.stage;
+    if (ev.stage === "ready") setBusy(false);
   });
   socket.on("progress", ev => {
     Object.entries(ev.steps).forEach(([step, s]) => {
@@ -36,8 +38,8 @@
   socket.on("output", ev => write(ev.text, ev.stream));
   socket.on("exit", ev => {
     write(ev.timed_out ? "(stopped: out of time)\n" : `(exit ${ev.exit_code})\n`, ev.exit_code === 0 ? "exit ok" : "exit failed");
-    setBusy(false);
   });
+  socket.on("done", () => setBusy(false));
   socket.on("verdict", ev => {
     const box = document.querySelector(`#step-${CSS.escape(ev.step)} .verdict`);
     box.innerHTML = "";
@@ -72,6 +74,7 @@
     const check = e.target.closest("button.check");
     if (check) {
       setBusy(true);
+      document.querySelector(`#step-${CSS.escape(check.dataset.step)} .verdict`).innerHTML = "";
       socket.emit("check", { lesson, lang, step: check.dataset.step });
     }
   });

@@ -1,7 +1,7 @@
 """The Socket.IO namespace /lab: thin handlers over the Lab (labapp/lab.py).
 
 Client -> server: join {lesson, lang}, run {step, block}, check {step}, console {node, line},
-reset {}. Server -> client: sandbox {stage, nodes?}, output {node, stream, text},
+reset {}. Server -> client: sandbox {stage, nodes?}, output {node, stream, text}, done {step, block},
 command {node, command}, exit {node, exit_code, timed_out}, verdict {step, passed, checks},
 refused {reason}, failure {message}. Documented in docs/events.md.
 """
@@ -84,7 +84,8 @@ class LabNamespace(Namespace):
         def handle(data):
             lab, learner, lesson = self._context(data)
             step, block = _field(data, "step"), _field(data, "block", int)
-            lab.run_block(learner, lesson, step, block, self._forward(learner))
+            runs = lab.run_block(learner, lesson, step, block, self._forward(learner))
+            emit("done", {"step": step, "block": block, "commands": len(runs)}, to=learner)
         self._guard(handle, data)
 
     def on_check(self, data):
@@ -100,6 +101,8 @@ class LabNamespace(Namespace):
                                  self._forward(learner))
             if not answer["allowed"]:
                 emit("refused", {"reason": answer["reason"], "line": data.get("line")})
+            else:
+                emit("done", {"step": None, "console": True}, to=learner)
         self._guard(handle, data)
 
     def on_reset(self, data):

@@ -1,0 +1,101 @@
+"""End-to-end fixtures: the real server (real engine, real sandboxes) and Debian's Chromium
+driven by Playwright. Screenshots go to test-artifacts/e2e/."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+REQUIRE = os.environ.get("LABAPP_REQUIRE_INTEGRATION") == "1"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts", "e2e")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _unavailable(reason):
+    if REQUIRE:
+        pytest.fail(f"e2e tests cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, client):
+    """`labapp serve` on a free port, with its own data directory; stopped (sandboxes and
+    all) at the end."""
+    port = _free_port()
+    data = tmp_path_factory.mktemp("labapp-data")
+    log = open(data / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)],
+                            env={**os.environ, "LABAPP_DATA_DIR": str(data)}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    else:
+        proc.kill()
+    if proc.poll() is not None:
+        pytest.fail(f"the server did not start: {(data / 'server.log').read_text()[-2000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context (a new learner) and a screenshot helper."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shots = []
+
+    def shot(stage):
+        path = os.path.join(ARTIFACTS, f"{request.node.name}-{len(shots):02d}-{stage}.png")
+        page.screenshot(path=path, full_page=False)
+        shots.append(path)
+    page.shot = shot
+    yield page
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        shot("failed")
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report

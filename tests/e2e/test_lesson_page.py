@@ -1,0 +1,74 @@
+"""A learner in a real browser, on a real server with a real sandbox."""
+import re
+
+from playwright.sync_api import expect
+
+LESSON = "/lessons/overlay-attachable?lang=en"
+
+
+def open_lesson(page, server, lang="en"):
+    page.goto(server + LESSON.replace("lang=en", f"lang={lang}"))
+    expect(page.locator("#sandbox-status")).to_contain_text(
+        re.compile("Sandbox ready"), timeout=60_000)
+    expect(page.locator("#lab")).to_have_attribute("data-busy", "0")
+
+
+def wait_idle(page, timeout=120_000):
+    expect(page.locator("#lab")).to_have_attribute("data-busy", "0", timeout=timeout)
+
+
+def test_check_before_running_shows_the_failing_reason(server, page):
+    open_lesson(page, server)
+    step = page.locator("#step-overlay")
+    step.locator("button.check").click()
+    wait_idle(page)
+    expect(step.locator(".verdict li.fail").first).to_be_visible()
+    expect(step.locator(".verdict")).to_contain_text("there is no network test-cluster-net2")
+    expect(step.locator(".verdict")).to_contain_text("nothing has run yet")
+    step.scroll_into_view_if_needed()
+    page.shot("check-before-run")
+
+
+def test_a_refused_console_line_shows_its_reason(server, page):
+    open_lesson(page, server, lang="ko")
+    expect(page.locator("h1")).to_contain_text("오버레이 네트워크")
+    page.fill("#console-line", "docker run --privileged alpine")
+    page.click("#console button[type=submit]")
+    expect(page.locator("#console-refused")).to_contain_text("--privileged gives a container every power")
+    page.shot("console-refused")
+    page.fill("#console-line", "docker node ls")
+    page.click("#console button[type=submit]")
+    expect(page.locator("#output")).to_contain_text("Leader", timeout=30_000)
+    page.shot("console-allowed")
+
+
+def test_a_learner_completes_the_article_lesson_and_keeps_progress_on_reload(server, page):
+    open_lesson(page, server)
+    page.shot("ready")
+    steps = page.locator("section.step")
+    for i in range(steps.count()):
+        step = steps.nth(i)
+        step_id = step.get_attribute("data-step")
+        for button in step.locator("button.run").all():
+            button.scroll_into_view_if_needed()
+            button.click()
+            wait_idle(page)
+        step.locator("button.check").click()
+        wait_idle(page)
+        verdict = step.locator(".verdict")
+        expect(verdict.locator("li").first).to_be_visible()
+        assert verdict.locator("li.fail").count() == 0, f"{step_id}: {verdict.inner_text()}"
+        expect(step.locator(".step-status")).to_have_attribute("data-status", "passed")
+        if step_id in ("bridge-ping", "not-attachable", "connect-ping", "encrypted-traffic"):
+            step.scroll_into_view_if_needed()
+            page.shot(step_id)
+    expect(page.locator("#output")).to_contain_text("bad address 'my-nginx'")
+    expect(page.locator("#output")).to_contain_text("not manually attachable")
+    expect(page.locator("#output")).to_contain_text("2 packets received")
+    page.reload()
+    expect(page.locator("#step-connect-ping .step-status")).to_have_attribute("data-status", "passed")
+    assert page.locator('.step-status[data-status="passed"]').count() == steps.count()
+    page.shot("reloaded")
+    page.goto(server + "/?lang=en")
+    expect(page.locator(".catalogue")).to_contain_text("11/11")
+    page.shot("catalogue")
