@@ -23,8 +23,8 @@
   socket.on("connect", () => socket.emit("join", { lesson, lang }));
   socket.on("sandbox", ev => {
     status.textContent = ev.stage === "ready"
-      ? "Sandbox ready: " + ev.nodes.map(n => n.name).join(", ")
-      : "Sandbox: " + ev.stage + "…";
+      ? lab.dataset.msgReady + " " + ev.nodes.map(n => n.name).join(", ")
+      : lab.dataset.msgStage + " " + ev.stage + "…";
     lab.dataset.sandbox = ev.stage;
     if (ev.stage === "ready") setBusy(false);
   });

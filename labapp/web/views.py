@@ -19,11 +19,37 @@ from ..store import Store
 
 bp = Blueprint("views", __name__)
 LANGUAGES = ("ko", "en")
+# The page's own words (the lessons bring theirs).
+UI = {
+    "run": {"en": "Run", "ko": "실행"},
+    "check": {"en": "Check", "ko": "확인"},
+    "reset": {"en": "Reset sandbox", "ko": "샌드박스 초기화"},
+    "expected": {"en": "Expected", "ko": "예상 결과"},
+    "hint": {"en": "Hint", "ko": "힌트"},
+    "node": {"en": "Node", "ko": "노드"},
+    "command": {"en": "Command", "ko": "명령"},
+    "meant_to_fail": {"en": "(meant to fail)", "ko": "(실패하는 것이 정상)"},
+    "starting": {"en": "Starting your sandbox…", "ko": "샌드박스를 준비하는 중…"},
+    "ready": {"en": "Sandbox ready:", "ko": "샌드박스 준비 완료:"},
+    "stage": {"en": "Sandbox:", "ko": "샌드박스:"},
+    "output": {"en": "Output", "ko": "출력"},
+    "minutes": {"en": "min", "ko": "분"},
+    "challenge": {"en": "challenge", "ko": "도전 과제"},
+}
+
+
+def ui(lang: str) -> dict[str, str]:
+    return {key: words.get(lang, words["en"]) for key, words in UI.items()}
 _COMMAND_FENCE = re.compile(r"^```(\S+)([^\n]*)\n.*?^```\s*$", re.M | re.S)
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    app.after_request(_security_headers)
     store = Store(app.config["LABAPP_DB"])
     app.extensions["labapp.lab"] = Lab(_factory(app), _kernel(app), store)
     app.extensions["labapp.catalog"] = load_catalog()
@@ -65,7 +91,7 @@ def render_markdown(text: str) -> Markup:
     return Markup(nh3.clean(html_text))
 
 
-def render_step(step: Step, kernel: dict) -> Markup:
+def render_step(step: Step, kernel: dict, lang: str = "en") -> Markup:
     """The step's text, each command block replaced by its Run widget."""
     from ..lesson.model import condition_holds
 
@@ -81,11 +107,12 @@ def render_step(step: Step, kernel: dict) -> Markup:
             widgets.append("")
         else:
             commands = "\n".join(html.escape(c.text) for c in block.commands)
-            fail = ' <span class="expect-fail">(meant to fail)</span>' if block.expect_fail else ""
+            words = ui(lang)
+            fail = f' <span class="expect-fail">{words["meant_to_fail"]}</span>' if block.expect_fail else ""
             widgets.append(
                 f'<div class="command" data-step="{html.escape(step.id)}" data-block="{index}">'
                 f'<div class="command-head"><span class="node">{html.escape(block.node)}</span>{fail}'
-                f'<button type="button" class="run" data-step="{html.escape(step.id)}" data-block="{index}">Run</button></div>'
+                f'<button type="button" class="run" data-step="{html.escape(step.id)}" data-block="{index}">{words["run"]}</button></div>'
                 f"<pre><code>{commands}</code></pre></div>")
         return f"\n\nLABAPPBLOCK{len(widgets) - 1}\n\n"
 
@@ -94,6 +121,13 @@ def render_step(step: Step, kernel: dict) -> Markup:
     for n, widget in enumerate(widgets):
         rendered = rendered.replace(f"<p>LABAPPBLOCK{n}</p>", widget)
     return Markup(rendered)
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 @bp.get("/")
@@ -105,7 +139,7 @@ def index():
         lesson = versions.get(lang) or next(iter(versions.values()))
         done = lab().store.progress(learner, slug)
         rows.append({"lesson": lesson, "passed": sum(1 for s in done.values() if s == "passed")})
-    return render_template("index.html", rows=rows, lang=lang)
+    return render_template("index.html", rows=rows, lang=lang, ui=ui(lang))
 
 
 @bp.get("/lessons/<slug>")
@@ -117,13 +151,13 @@ def lesson_page(slug):
         kernel = lab().kernel()
     except LabappError:
         kernel = {}  # the engine is down: the page still shows; the lab says why when used
-    steps = [{"step": s, "html": render_step(s, kernel),
+    steps = [{"step": s, "html": render_step(s, kernel, lesson.language),
               "notes": [render_markdown(n.text) for n in s.notes if _holds(n.when, kernel)],
               "hint": render_markdown(s.hint) if s.hint else None,
               "expected": render_markdown(s.expected) if s.expected else None}
              for s in lesson.steps]
     return render_template("lesson.html", lesson=lesson, steps=steps, intro=render_markdown(lesson.intro),
-                           lang=lang, progress=lab().store.progress(session["learner"], slug))
+                           lang=lesson.language, ui=ui(lesson.language), progress=lab().store.progress(session["learner"], slug))
 
 
 def _holds(when, kernel):

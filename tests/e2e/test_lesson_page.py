@@ -9,7 +9,7 @@ LESSON = "/lessons/overlay-attachable?lang=en"
 def open_lesson(page, server, lang="en"):
     page.goto(server + LESSON.replace("lang=en", f"lang={lang}"))
     expect(page.locator("#sandbox-status")).to_contain_text(
-        re.compile("Sandbox ready"), timeout=60_000)
+        re.compile("Sandbox ready|샌드박스 준비 완료"), timeout=60_000)
     expect(page.locator("#lab")).to_have_attribute("data-busy", "0")
 
 
@@ -30,7 +30,10 @@ def test_check_before_running_shows_the_failing_reason(server, page):
 
 
 def test_a_refused_console_line_shows_its_reason(server, page):
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     open_lesson(page, server, lang="ko")
+    assert any("/socket.io/" in url and "transport=websocket" in url for url in sockets), sockets
     expect(page.locator("h1")).to_contain_text("오버레이 네트워크")
     page.fill("#console-line", "docker run --privileged alpine")
     page.click("#console button[type=submit]")

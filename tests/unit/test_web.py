@@ -178,3 +178,17 @@ def test_run_before_the_sandbox_exists_says_so(app):
     client.emit("run", {"lesson": "overlay-attachable", "step": "overlay", "block": 0}, namespace="/lab")
     failures, _ = _wait_for(client, "failure")
     assert "open the lesson to start one" in failures[0]["args"][0]["message"]
+
+
+def test_pages_carry_a_content_security_policy(app):
+    response = app.test_client().get("/lessons/overlay-attachable")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "<script>" not in response.get_data(as_text=True)  # no inline script for the CSP to allow
+
+
+def test_the_page_speaks_the_lessons_language(app):
+    ko = app.test_client().get("/lessons/overlay-attachable?lang=ko").get_data(as_text=True)
+    assert ">확인</button>" in ko and ">실행</button>" in ko and "(실패하는 것이 정상)" in ko
+    en = app.test_client().get("/lessons/overlay-attachable?lang=en").get_data(as_text=True)
+    assert ">Check</button>" in en and "(meant to fail)" in en
