@@ -7,6 +7,7 @@ state of their swarm.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,6 +34,8 @@ class Seat:
     lesson: str | None = None
     starting: bool = False
     runs: dict[str, list[CommandRun]] = field(default_factory=dict)
+    prepared: set[str] = field(default_factory=set)  # steps whose setup has run here
+    active: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -59,11 +62,38 @@ class Lab:
             if old is not None:
                 old.destroy()
             sandbox = self._factory(lesson, on_progress)
+            seat.prepared = set()
+            self._catch_up(seat, sandbox, lesson, on_progress)
         finally:
             seat.starting = False
         with seat.lock:
-            seat.sandbox, seat.lesson = sandbox, lesson.slug
+            seat.sandbox, seat.lesson, seat.active = sandbox, lesson.slug, time.monotonic()
         return sandbox
+
+    def _catch_up(self, seat: Seat, sandbox: Sandbox, lesson: Lesson, on_progress) -> None:
+        """Bring a fresh sandbox to where the learner is: replay the solutions of the steps
+        they passed, in order, then set up the first step they have not."""
+        done = self.store.progress(seat.learner, lesson.slug)
+        runner = self.runner(sandbox, lesson)
+        for step in lesson.steps:
+            if done.get(step.id) != "passed":
+                self._prepare(seat, runner, step)
+                return
+            on_progress(f"replaying step {step.id}")
+            runner.setup(step)
+            bad = [r for r in runner.run_blocks(step, step.solution_blocks()) if r.unexpected_failure]
+            seat.prepared.add(step.id)
+            if bad:
+                raise LabError(f"replaying step '{step.id}' failed on {bad[0].node}: {bad[0].command} "
+                               f"(exit {bad[0].result.exit_code}); reset the sandbox to start over")
+
+    def _prepare(self, seat: Seat, runner: Runner, step) -> None:
+        """Run STEP's setup once per sandbox, before the learner works on it."""
+        if step.setup and step.id not in seat.prepared:
+            bad = [r for r in runner.setup(step) if r.unexpected_failure]
+            if bad:
+                raise LabError(f"the setup of step '{step.id}' failed on {bad[0].node}: {bad[0].command}")
+        seat.prepared.add(step.id)
 
     def _ready(self, learner: str, lesson: Lesson) -> tuple[Seat, Sandbox]:
         seat = self.seat(learner)
@@ -83,6 +113,8 @@ class Lab:
         if not 0 <= index < len(step.blocks):
             raise LabError(f"step '{step_id}' has no command block {index}")
         runner = self.runner(sandbox, lesson, on_event)
+        self._prepare(seat, runner, step)
+        seat.active = time.monotonic()
         block = step.blocks[index]
         if not runner.applies(block.when):
             raise LabError("this block is not for this lab host (see the note in the step)")
@@ -94,7 +126,10 @@ class Lab:
         """Evaluate a step's checks on what the learner ran and on their swarm; store it."""
         seat, sandbox = self._ready(learner, lesson)
         step = _step(lesson, step_id)
-        results = self.runner(sandbox, lesson).check(step, seat.runs.get(step_id, []))
+        runner = self.runner(sandbox, lesson)
+        self._prepare(seat, runner, step)
+        seat.active = time.monotonic()
+        results = runner.check(step, seat.runs.get(step_id, []))
         passed = bool(results) and all(r.passed for r in results)
         self.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed")
         return {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
@@ -107,8 +142,9 @@ class Lab:
         if verdict.interactive:
             return {"allowed": False, "reason": "interactive sessions (docker attach, exec -it) need "
                     "the terminal, which is not here yet; use docker exec CONTAINER CMD"}
-        _, sandbox = self._ready(learner, lesson)
+        seat, sandbox = self._ready(learner, lesson)
         sandbox.node(node)
+        seat.active = time.monotonic()
         on_event({"type": "command", "step": None, "node": node, "command": line})
         result = sandbox.exec(node, line, timeout=300, on_chunk=lambda c: on_event(
             {"type": "output", "step": None, "node": node, "stream": c.stream, "text": c.text}))
@@ -123,6 +159,16 @@ class Lab:
             sandbox, seat.sandbox, seat.lesson, seat.runs = seat.sandbox, None, None, {}
         if sandbox is not None:
             sandbox.destroy()
+
+    def reap(self, idle_seconds: float) -> list[str]:
+        """Destroy the sandboxes nobody has used for IDLE_SECONDS; return their learners.
+        Progress is kept: a learner who comes back gets a fresh sandbox brought to their step."""
+        now = time.monotonic()
+        idle = [s.learner for s in list(self._seats.values())
+                if s.sandbox is not None and now - s.active > idle_seconds]
+        for learner in idle:
+            self.release(learner)
+        return idle
 
     def shutdown(self) -> None:
         for learner in list(self._seats):

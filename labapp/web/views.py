@@ -53,6 +53,24 @@ def init_app(app) -> None:
     store = Store(app.config["LABAPP_DB"])
     app.extensions["labapp.lab"] = Lab(_factory(app), _kernel(app), store)
     app.extensions["labapp.catalog"] = load_catalog()
+    idle = float(app.config.get("LABAPP_IDLE_MINUTES", 30)) * 60
+    if idle > 0 and not app.testing:
+        _start_reaper(app.extensions["labapp.lab"], idle)
+
+
+def _start_reaper(the_lab: Lab, idle_seconds: float) -> None:
+    """Destroy idle sandboxes in the background, once a minute (progress is kept)."""
+    import threading
+
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(min(60.0, idle_seconds)):
+            try:
+                the_lab.reap(idle_seconds)
+            except LabappError:
+                pass  # the engine is away; the next round tries again
+    threading.Thread(target=loop, name="labapp-reaper", daemon=True).start()
 
 
 def lab() -> Lab:

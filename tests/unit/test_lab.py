@@ -1,0 +1,108 @@
+"""The lab core on a fake sandbox: setups run once, a returning learner is caught up, idle
+sandboxes are reaped with progress kept."""
+import pytest
+
+from labapp.lab import Lab, LabError
+from labapp.lesson.parser import parse_lesson
+from labapp.store import Store
+
+from .fakes import FakeEngine, FakeSandbox, network, ok
+
+TEXT = """---
+title: t
+summary: s
+language: en
+level: beginner
+time: 5
+kind: challenge
+sandbox: {nodes: 1, managers: 1}
+---
+
+## One {#one}
+
+```manager1
+docker network create -d overlay one
+```
+
+```check
+- network: {name: one}
+```
+
+## Two {#two}
+
+```setup manager1
+docker network create broken
+```
+
+```solution manager1
+docker network create -d overlay two
+```
+
+```check
+- network: {name: two}
+```
+"""
+
+
+@pytest.fixture
+def world(tmp_path):
+    lesson, problems = parse_lesson(TEXT, "t.en.md")
+    assert problems == []
+    engine = FakeEngine()
+    boxes = []
+
+    def create(node, line):
+        engine._networks.append(network(line.split()[-1]))
+        return ok("id\n")
+
+    def factory(lesson, progress):
+        progress("nodes starting")
+        box = FakeSandbox(engine, script=[(r"docker network create", create)], nodes=("manager1",))
+        box.destroyed = False
+        box.destroy = lambda: setattr(box, "destroyed", True)
+        boxes.append(box)
+        return box
+
+    lab = Lab(factory, lambda: {}, Store(str(tmp_path / "s.db")))
+    return lab, lesson, engine, boxes
+
+
+def test_a_step_setup_runs_once_before_the_learner_works_on_it(world):
+    lab, lesson, engine, boxes = world
+    lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    assert boxes[0].ran == []  # step one has no setup
+    lab.run_block("ann", lesson, "one", 0, lambda e: None)
+    assert lab.check("ann", lesson, "one")["passed"]
+    verdict = lab.check("ann", lesson, "two")
+    assert not verdict["passed"]
+    assert [line for _, line in boxes[0].ran].count("docker network create broken") == 1
+    lab.check("ann", lesson, "two")
+    assert [line for _, line in boxes[0].ran].count("docker network create broken") == 1
+
+
+def test_a_returning_learner_gets_a_fresh_sandbox_brought_to_their_step(world):
+    lab, lesson, engine, boxes = world
+    lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    lab.run_block("ann", lesson, "one", 0, lambda e: None)
+    assert lab.check("ann", lesson, "one")["passed"]
+    lab.release("ann")
+    assert boxes[0].destroyed
+    stages = []
+    lab.ensure_sandbox("ann", lesson, stages.append)
+    assert "replaying step one" in stages
+    ran = [line for _, line in boxes[1].ran]
+    assert ran == ["docker network create -d overlay one", "docker network create broken"]
+
+
+def test_idle_sandboxes_are_reaped_and_progress_is_kept(world):
+    lab, lesson, engine, boxes = world
+    lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    lab.ensure_sandbox("bob", lesson, lambda stage: None)
+    lab.run_block("ann", lesson, "one", 0, lambda e: None)
+    lab.check("ann", lesson, "one")
+    assert lab.reap(3600) == []
+    assert sorted(lab.reap(0)) == ["ann", "bob"]
+    assert all(b.destroyed for b in boxes)
+    assert lab.store.progress("ann", lesson.slug) == {"one": "passed"}
+    with pytest.raises(LabError, match="open the lesson to start one"):
+        lab.run_block("ann", lesson, "one", 0, lambda e: None)
