@@ -19,7 +19,7 @@ for i in 0 1 2; do
         docker volume create --label labapp.sandbox="$id" "labapp-$id-$n-docker" >/dev/null
         docker create --name "labapp-$id-$n" --hostname "$n" --label labapp.sandbox="$id" \
             --network "labapp-$id" --ip "$ip" -v "labapp-$id-$n-docker:/var/lib/docker" \
-            --memory 1g --memory-swap 1g --pids-limit 2048 --cpus 1 --cgroupns private \
+            --memory 512m --memory-swap 512m --pids-limit 2048 --cpus 1 --cgroupns private \
             "${security[@]}" "$image" >/dev/null
         docker cp - "labapp-$id-$n:/" < "$bundle"
         docker start "labapp-$id-$n" >/dev/null

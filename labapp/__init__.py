@@ -13,7 +13,7 @@ def create_app(config: dict | None = None):
     """The Flask app: config, the lab (sandboxes, store), pages and the Socket.IO namespace."""
     from flask import Flask
 
-    from .web import events, views
+    from .web import api, events, views
 
     app = Flask(__name__, template_folder=os.path.join(_ROOT, "templates"),
                 static_folder=os.path.join(_ROOT, "static"))
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None):
     app.secret_key = app.config.get("SECRET_KEY") or os.environ.get("LABAPP_SECRET_KEY") \
         or _instance_secret(data_dir)
     views.init_app(app)
+    api.init_app(app)
     events.init_app(app)
     return app
 

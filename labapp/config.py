@@ -28,7 +28,7 @@ def parse_bytes(text) -> int:
 class NodeLimits:
     """Per-node resource limits on the host engine."""
 
-    memory: int = 1024**3  # bytes
+    memory: int = 512 * 1024**2  # bytes
     pids: int = 2048
     cpus: float = 1.0
 
@@ -45,7 +45,7 @@ class NodeLimits:
 class Settings:
     """Everything labapp reads from its environment."""
 
-    node_memory: str = "1g"
+    node_memory: str = "512m"
     node_pids: str = "2048"
     node_cpus: str = "1.0"
     subnet_pool: str = "172.29.0.0/16"

@@ -24,6 +24,28 @@ SandboxFactory = Callable[[Lesson, Callable[[str], None]], Sandbox]
 class LabError(LabappError):
     """A request the lab cannot serve, with the reason to show the learner."""
 
+    status = 409  # the HTTP status the API answers with
+
+
+class NotFound(LabError):
+    status = 404
+
+
+class LabFull(LabError):
+    """No room for another sandbox now."""
+
+    status = 503
+
+    def __init__(self, minutes: int):
+        super().__init__(f"the lab is full, try again in {minutes} minute{'s' if minutes != 1 else ''}")
+        self.minutes = minutes
+
+
+class TooMany(LabError):
+    """A learner asked for sandboxes faster than the limit allows."""
+
+    status = 429
+
 
 @dataclass
 class Seat:
@@ -40,8 +62,13 @@ class Seat:
 
 
 class Lab:
-    def __init__(self, factory: SandboxFactory, kernel: Callable[[], dict], store: Store):
+    def __init__(self, factory: SandboxFactory, kernel: Callable[[], dict], store: Store,
+                 max_sandboxes: int = 0, creates_per_hour: int = 20, idle_seconds: float = 1800):
         self._factory = factory
+        self.max_sandboxes = max_sandboxes  # 0: no limit
+        self.creates_per_hour = creates_per_hour
+        self.idle_seconds = idle_seconds
+        self._creates: dict[str, list[float]] = {}
         self.kernel = kernel  # () -> the probe's booleans, asked once
         self.store = store
         self._seats: dict[str, Seat] = {}
@@ -57,6 +84,7 @@ class Lab:
         with seat.lock:
             if seat.sandbox is not None and seat.lesson == lesson.slug:
                 return seat.sandbox
+            self._admit(learner, replacing=seat.sandbox is not None)
             old, seat.sandbox, seat.starting, seat.runs = seat.sandbox, None, True, {}
         try:
             if old is not None:
@@ -69,6 +97,21 @@ class Lab:
         with seat.lock:
             seat.sandbox, seat.lesson, seat.active = sandbox, lesson.slug, time.monotonic()
         return sandbox
+
+    def _admit(self, learner: str, replacing: bool) -> None:
+        """Refuse a new sandbox when the host is full or the learner asks too often."""
+        now = time.monotonic()
+        recent = [t for t in self._creates.get(learner, []) if now - t < 3600]
+        if self.creates_per_hour and len(recent) >= self.creates_per_hour:
+            wait = int((3600 - (now - recent[0])) // 60) + 1
+            raise TooMany(f"you made {len(recent)} sandboxes in the last hour, the most allowed; "
+                          f"try again in {wait} minutes")
+        with self._lock:
+            live = sum(1 for s in self._seats.values() if s.sandbox is not None or s.starting)
+        if self.max_sandboxes and not replacing and live >= self.max_sandboxes:
+            idle_for = max((now - s.active for s in self._seats.values() if s.sandbox is not None), default=0)
+            raise LabFull(max(1, int((self.idle_seconds - idle_for) // 60) + 1))
+        self._creates[learner] = recent + [now]
 
     def _catch_up(self, seat: Seat, sandbox: Sandbox, lesson: Lesson, on_progress) -> None:
         """Bring a fresh sandbox to where the learner is: replay the solutions of the steps
@@ -95,6 +138,12 @@ class Lab:
                 raise LabError(f"the setup of step '{step.id}' failed on {bad[0].node}: {bad[0].command}")
         seat.prepared.add(step.id)
 
+    def status(self, learner: str) -> dict:
+        seat = self.seat(learner)
+        nodes = [{"name": n.name, "role": n.role} for n in seat.sandbox.nodes] if seat.sandbox else []
+        state = "ready" if seat.sandbox else ("starting" if seat.starting else "none")
+        return {"state": state, "lesson": seat.lesson, "nodes": nodes}
+
     def _ready(self, learner: str, lesson: Lesson) -> tuple[Seat, Sandbox]:
         seat = self.seat(learner)
         if seat.sandbox is None or seat.lesson != lesson.slug:
@@ -111,7 +160,7 @@ class Lab:
         seat, sandbox = self._ready(learner, lesson)
         step = _step(lesson, step_id)
         if not 0 <= index < len(step.blocks):
-            raise LabError(f"step '{step_id}' has no command block {index}")
+            raise NotFound(f"step '{step_id}' has no command block {index}")
         runner = self.runner(sandbox, lesson, on_event)
         self._prepare(seat, runner, step)
         seat.active = time.monotonic()
@@ -179,4 +228,4 @@ def _step(lesson: Lesson, step_id: str):
     try:
         return lesson.step(step_id)
     except KeyError:
-        raise LabError(f"lesson '{lesson.slug}' has no step '{step_id}'") from None
+        raise NotFound(f"lesson '{lesson.slug}' has no step '{step_id}'") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import secrets
 
@@ -51,11 +52,27 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.after_request(_security_headers)
     store = Store(app.config["LABAPP_DB"])
-    app.extensions["labapp.lab"] = Lab(_factory(app), _kernel(app), store)
-    app.extensions["labapp.catalog"] = load_catalog()
     idle = float(app.config.get("LABAPP_IDLE_MINUTES", 30)) * 60
+    app.extensions["labapp.lab"] = Lab(
+        _factory(app), _kernel(app), store, idle_seconds=idle or 1800,
+        max_sandboxes=int(app.config.get("LABAPP_MAX_SANDBOXES") or _host_capacity(app)),
+        creates_per_hour=int(app.config.get("LABAPP_CREATES_PER_HOUR", 20)))
+    app.extensions["labapp.catalog"] = load_catalog()
     if idle > 0 and not app.testing:
         _start_reaper(app.extensions["labapp.lab"], idle)
+
+
+def _host_capacity(app) -> int:
+    """How many 3-node sandboxes fit in this host's memory (80 % of it, at the node memory
+    limit); 0 (no limit) when the host cannot be asked (tests give their own)."""
+    if app.config["LABAPP_SANDBOX_FACTORY"]:
+        return 0
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+    settings = app.config["LABAPP_SETTINGS"] or Settings.from_env()
+    return max(1, int(total * 0.8 // (3 * settings.limits().memory)))
 
 
 def _start_reaper(the_lab: Lab, idle_seconds: float) -> None:

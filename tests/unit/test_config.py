@@ -27,7 +27,7 @@ def test_settings_from_env_reads_labapp_variables():
 
 def test_defaults_are_sane():
     limits = Settings.from_env({}).limits()
-    assert limits.memory == 1024**3 and limits.pids == 2048 and limits.cpus == 1.0
+    assert limits.memory == 512 * 1024**2 and limits.pids == 2048 and limits.cpus == 1.0
 
 
 @pytest.mark.parametrize("env,message", [

@@ -1,0 +1,80 @@
+"""The REST API with Flask's test client over a fake sandbox."""
+import pytest
+
+from .test_web import app, engine  # noqa: F401  (the same app fixture as the page tests)
+
+
+@pytest.fixture
+def http(app):  # noqa: F811
+    return app.test_client()
+
+
+def test_lessons_and_a_lesson_for_this_host(http):
+    listed = http.get("/api/lessons").get_json()["lessons"]
+    assert {"overlay-attachable", "endpoint-modes", "challenge-connect"} <= {l["slug"] for l in listed}
+    lesson = http.get("/api/lessons/overlay-attachable?lang=ko").get_json()
+    assert lesson["language"] == "ko" and lesson["nodes"] == ["manager1", "worker1", "worker2"]
+    service = next(s for s in lesson["steps"] if s["id"] == "service")
+    assert [b["applies"] for b in service["blocks"]] == [False, True]  # no IPVS here
+
+
+def test_a_learner_works_a_step_through_the_api(http):
+    assert http.get("/api/sandbox").get_json()["state"] == "none"
+    started = http.post("/api/lessons/overlay-attachable/sandbox", json={})
+    assert started.status_code == 200 and started.get_json()["state"] == "ready"
+    before = http.post("/api/lessons/overlay-attachable/steps/overlay/check", json={}).get_json()
+    assert before["passed"] is False
+    ran = http.post("/api/lessons/overlay-attachable/steps/overlay/run", json={"block": 0}).get_json()
+    assert [r["exit_code"] for r in ran["runs"]] == [0, 0] and '"Subnet"' in ran["runs"][1]["stdout"]
+    after = http.post("/api/lessons/overlay-attachable/steps/overlay/check", json={}).get_json()
+    assert after["passed"] is True and all({"name", "passed", "reason"} <= set(c) for c in after["checks"])
+    assert http.get("/api/lessons/overlay-attachable/progress").get_json()["steps"] == {"overlay": "passed"}
+    assert http.delete("/api/sandbox").get_json()["state"] == "none"
+
+
+@pytest.mark.parametrize("method,url,kwargs,status,message", [
+    ("post", "/api/lessons/nope/sandbox", {"json": {}}, 404, "there is no lesson 'nope'"),
+    ("post", "/api/lessons/overlay-attachable/steps/overlay/run", {"json": {"block": 0}}, 409, "open the lesson"),
+    ("post", "/api/lessons/overlay-attachable/steps/overlay/run", {"json": {}}, 400, "give the command block"),
+    ("post", "/api/lessons/overlay-attachable/steps/overlay/check", {"data": "x"}, 415, "send a JSON body"),
+    ("post", "/api/lessons/overlay-attachable/console", {"json": [1]}, 400, "must be a JSON object"),
+    ("post", "/api/lessons/overlay-attachable/sandbox", {"json": {}, "headers": {"Origin": "http://evil.example"}},
+     403, "are not accepted here"),
+    ("get", "/api/nothing-here", {}, 404, "not found"),
+])
+def test_errors_are_json_with_a_reason(http, method, url, kwargs, status, message):
+    response = getattr(http, method)(url, **kwargs)
+    assert response.status_code == status
+    assert message in response.get_json()["error"]
+
+
+def test_unknown_step_and_refused_console_line(http):
+    http.post("/api/lessons/overlay-attachable/sandbox", json={})
+    missing = http.post("/api/lessons/overlay-attachable/steps/nope/check", json={})
+    assert missing.status_code == 404 and "has no step 'nope'" in missing.get_json()["error"]
+    refused = http.post("/api/lessons/overlay-attachable/console", json={"node": "manager1", "line": "rm -rf /"})
+    assert refused.status_code == 422 and "'rm' cannot run on a node" in refused.get_json()["error"]
+    ran = http.post("/api/lessons/overlay-attachable/console", json={"node": "manager1", "line": "docker node ls"})
+    assert ran.status_code == 200 and "manager1 Ready" in ran.get_json()["stdout"]
+
+
+def test_the_lab_full_and_rate_limit_answers(app, http):  # noqa: F811
+    lab = app.extensions["labapp.lab"]
+    lab.max_sandboxes = 1
+    assert http.post("/api/lessons/overlay-attachable/sandbox", json={}).status_code == 200
+    other = app.test_client()
+    full = other.post("/api/lessons/overlay-attachable/sandbox", json={})
+    assert full.status_code == 503 and "the lab is full, try again in" in full.get_json()["error"]
+    assert int(full.headers["Retry-After"]) > 0
+    lab.max_sandboxes, lab.creates_per_hour = 0, 1
+    http.delete("/api/sandbox")
+    again = http.post("/api/lessons/overlay-attachable/sandbox", json={})
+    assert again.status_code == 429 and "the most allowed" in again.get_json()["error"]
+
+
+def test_openapi_describes_every_api_route(app, http):  # noqa: F811
+    doc = http.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    routes = {str(r.rule).replace("<slug>", "{slug}").replace("<step>", "{step}")
+              for r in app.url_map.iter_rules() if str(r.rule).startswith("/api/")}
+    assert routes == set(doc["paths"])
