@@ -90,8 +90,12 @@ class Lab:
             if old is not None:
                 old.destroy()
             sandbox = self._factory(lesson, on_progress)
-            seat.prepared = set()
-            self._catch_up(seat, sandbox, lesson, on_progress)
+            try:
+                seat.prepared = set()
+                self._catch_up(seat, sandbox, lesson, on_progress)
+            except BaseException:
+                sandbox.destroy()  # a sandbox that could not be caught up is nobody's
+                raise
         finally:
             seat.starting = False
         with seat.lock:

@@ -6,7 +6,7 @@ from labapp.lab import Lab, LabError
 from labapp.lesson.parser import parse_lesson
 from labapp.store import Store
 
-from .fakes import FakeEngine, FakeSandbox, network, ok
+from .fakes import FakeEngine, FakeSandbox, fail, network, ok
 
 TEXT = """---
 title: t
@@ -106,3 +106,19 @@ def test_idle_sandboxes_are_reaped_and_progress_is_kept(world):
     assert lab.store.progress("ann", lesson.slug) == {"one": "passed"}
     with pytest.raises(LabError, match="open the lesson to start one"):
         lab.run_block("ann", lesson, "one", 0, lambda e: None)
+
+
+def test_a_sandbox_that_cannot_be_caught_up_is_destroyed(world):
+    lab, lesson, engine, boxes = world
+    lab.store.record("ann", lesson.slug, "one", "passed")
+    original = lab._factory
+
+    def failing(lesson, progress):
+        box = original(lesson, progress)
+        box.script.insert(0, (r"overlay one", fail(1, stderr="boom\n")))
+        return box
+    lab._factory = failing
+    with pytest.raises(LabError, match="replaying step 'one' failed on manager1"):
+        lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    assert boxes[-1].destroyed
+    assert lab.status("ann")["state"] == "none"
