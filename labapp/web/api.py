@@ -59,6 +59,20 @@ def _lab_error(exc):
     return response, status
 
 
+@api.errorhandler(Exception)
+def _unexpected(exc):
+    from werkzeug.exceptions import HTTPException
+
+    from ..engine import CONNECTION_ERRORS
+
+    if isinstance(exc, HTTPException):
+        return jsonify({"error": exc.description}), exc.code
+    if isinstance(exc, CONNECTION_ERRORS):
+        return jsonify({"error": "the Docker engine does not answer; try again in a minute"}), 503
+    current_app.logger.exception("API request failed")
+    return jsonify({"error": "an internal error (logged on the server)"}), 500
+
+
 @api.errorhandler(400)
 @api.errorhandler(404)
 @api.errorhandler(405)

@@ -60,6 +60,10 @@ class LabNamespace(Namespace):
             handler(data if isinstance(data, dict) else {})
         except LabappError as exc:
             emit("failure", {"message": str(exc)})
+        except Exception:  # a bug or the engine vanishing: say so, keep the page usable
+            current_app.logger.exception("event failed")
+            emit("failure", {"message": "that did not work (an internal error, logged on the server)"})
+            emit("done", {"step": None})
 
     def on_join(self, data):
         def handle(data):
@@ -77,6 +81,10 @@ class LabNamespace(Namespace):
                               "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
                     except LabappError as exc:
                         send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
+                    except Exception:  # never leave the page waiting on a sandbox that will not come
+                        app.logger.exception("sandbox start failed for %s", learner)
+                        send({"type": "failure", "message": "the sandbox could not start (an internal error, "
+                              "logged on the server); press Reset sandbox to try again"})
             socketio.start_background_task(start)
         self._guard(handle, data)
 
