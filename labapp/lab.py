@@ -205,6 +205,15 @@ class Lab:
                   "exit_code": result.exit_code, "timed_out": result.timed_out})
         return {"allowed": True, "exit_code": result.exit_code}
 
+    def network_map(self, learner: str) -> dict:
+        """The learner's sandbox as a map (see labapp/netmap.py)."""
+        from .netmap import network_map
+
+        seat = self.seat(learner)
+        if seat.sandbox is None:
+            raise LabError("no sandbox yet: its map appears once it is ready")
+        return network_map(seat.sandbox)
+
     def release(self, learner: str) -> None:
         """Destroy the learner's sandbox (Reset; progress is kept)."""
         seat = self.seat(learner)

@@ -43,6 +43,7 @@
   socket.on("verdict", ev => {
     const box = document.querySelector(`#step-${CSS.escape(ev.step)} .verdict`);
     box.innerHTML = "";
+    lastFailure = ev.checks.filter(c => !c.passed).map(c => c.reason).join(" ");
     const list = document.createElement("ul");
     ev.checks.forEach(c => {
       const li = document.createElement("li");
@@ -55,6 +56,54 @@
     if (ev.passed) { mark.dataset.status = "passed"; mark.textContent = "✓"; }
     setBusy(false);
   });
+  // The network map: nodes with their tasks and containers, the networks' traits. Names a
+  // failed check mentions are marked, so "alpine1 ... test-cluster-net2" shows at a glance.
+  let lastFailure = "";
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function focus(node, name) {
+    if (name && lastFailure.includes(name)) node.classList.add("focus");
+    return node;
+  }
+  socket.on("map", map => {
+    const nodes = document.getElementById("map-nodes");
+    nodes.innerHTML = "";
+    map.nodes.forEach(n => {
+      const box = el("div", "map-node");
+      box.appendChild(el("h3", "", `${n.name} · ${n.role} · ${n.state}`));
+      const list = el("ul");
+      map.services.forEach(s => s.tasks.filter(t => t.node === n.name).forEach(() => {
+        const li = focus(el("li", "task", `${s.name} (task) `), s.name);
+        s.networks.forEach(net => li.appendChild(focus(el("span", "badge", net), net)));
+        list.appendChild(li);
+      }));
+      map.containers.filter(c => c.node === n.name).forEach(c => {
+        const li = focus(el("li", "container" + (c.running ? "" : " stopped"), `${c.name} `), c.name);
+        c.networks.forEach(net => li.appendChild(focus(el("span", "badge", net), net)));
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+      nodes.appendChild(box);
+    });
+    const rows = document.querySelector("#map-networks tbody");
+    rows.innerHTML = "";
+    const seen = new Map();
+    map.networks.forEach(net => {
+      const key = net.scope === "swarm" ? net.name : net.name + "|local";
+      if (seen.has(key)) { seen.get(key).push(net.node); return; }
+      seen.set(key, [net.node]);
+      const tr = focus(el("tr"), net.name);
+      const where = net.scope === "swarm" ? "swarm" : "local";
+      [net.name, net.driver, where, net.subnet, net.attachable ? "yes" : "no", net.encrypted ? "yes" : "no"]
+        .forEach(v => tr.appendChild(el("td", "", v)));
+      rows.appendChild(tr);
+    });
+  });
+
   socket.on("refused", ev => {
     document.getElementById("console-refused").textContent = ev.reason;
     setBusy(false);

@@ -2,7 +2,7 @@
 
 Client -> server: join {lesson, lang}, run {step, block}, check {step}, console {node, line},
 reset {}. Server -> client: sandbox {stage, nodes?}, output {node, stream, text}, done {step, block},
-command {node, command}, exit {node, exit_code, timed_out}, verdict {step, passed, checks},
+command {node, command}, exit {node, exit_code, timed_out}, verdict {step, passed, checks}, map {nodes, networks, services, containers},
 refused {reason}, failure {message}. Documented in docs/events.md.
 """
 from __future__ import annotations
@@ -55,6 +55,13 @@ class LabNamespace(Namespace):
                 socketio.emit(event["type"], event, to=learner, namespace="/lab")
         return send
 
+    def _send_map(self, lab, learner):
+        """The learner's network map, after anything that may have changed it."""
+        try:
+            socketio.emit("map", lab.network_map(learner), to=learner, namespace="/lab")
+        except Exception:  # the map is a picture; a failure to draw it must not fail the step
+            current_app.logger.warning("network map failed for %s", learner, exc_info=True)
+
     def _guard(self, handler, data):
         try:
             handler(data if isinstance(data, dict) else {})
@@ -79,6 +86,7 @@ class LabNamespace(Namespace):
                             {"type": "sandbox", "stage": stage}))
                         send({"type": "sandbox", "stage": "ready",
                               "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
+                        self._send_map(lab, learner)
                     except LabappError as exc:
                         send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
                     except Exception:  # never leave the page waiting on a sandbox that will not come
@@ -93,6 +101,7 @@ class LabNamespace(Namespace):
             lab, learner, lesson = self._context(data)
             step, block = _field(data, "step"), _field(data, "block", int)
             runs = lab.run_block(learner, lesson, step, block, self._forward(learner))
+            self._send_map(lab, learner)
             emit("done", {"step": step, "block": block, "commands": len(runs)}, to=learner)
         self._guard(handle, data)
 
@@ -100,6 +109,7 @@ class LabNamespace(Namespace):
         def handle(data):
             lab, learner, lesson = self._context(data)
             emit("verdict", lab.check(learner, lesson, _field(data, "step")), to=learner)
+            self._send_map(lab, learner)
         self._guard(handle, data)
 
     def on_console(self, data):
@@ -110,6 +120,7 @@ class LabNamespace(Namespace):
             if not answer["allowed"]:
                 emit("refused", {"reason": answer["reason"], "line": data.get("line")})
             else:
+                self._send_map(lab, learner)
                 emit("done", {"step": None, "console": True}, to=learner)
         self._guard(handle, data)
 

@@ -36,6 +36,8 @@ UI = {
     "output": {"en": "Output", "ko": "출력"},
     "minutes": {"en": "min", "ko": "분"},
     "challenge": {"en": "challenge", "ko": "도전 과제"},
+    "map": {"en": "Network map", "ko": "네트워크 지도"},
+    "network": {"en": "network", "ko": "네트워크"},
 }
 
 

@@ -25,6 +25,7 @@ def test_check_before_running_shows_the_failing_reason(server, page):
     expect(step.locator(".verdict li.fail").first).to_be_visible()
     expect(step.locator(".verdict")).to_contain_text("there is no network test-cluster-net2")
     expect(step.locator(".verdict")).to_contain_text("nothing has run yet")
+    expect(page.locator("#map-nodes")).to_contain_text("manager1 · manager · ready")
     step.scroll_into_view_if_needed()
     page.shot("check-before-run")
 
@@ -65,6 +66,11 @@ def test_a_learner_completes_the_article_lesson_and_keeps_progress_on_reload(ser
         if step_id in ("bridge-ping", "not-attachable", "connect-ping", "encrypted-traffic"):
             step.scroll_into_view_if_needed()
             page.shot(step_id)
+    expect(page.locator("#map-nodes")).to_contain_text("alpine1")
+    expect(page.locator("#map-nodes")).to_contain_text("my-nginx (task)")
+    expect(page.locator("#map-networks")).to_contain_text("my-attachable-multi-host-network")
+    page.locator("#map").scroll_into_view_if_needed()
+    page.shot("network-map")
     expect(page.locator("#output")).to_contain_text("bad address 'my-nginx'")
     expect(page.locator("#output")).to_contain_text("not manually attachable")
     expect(page.locator("#output")).to_contain_text("2 packets received")

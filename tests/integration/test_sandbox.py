@@ -158,3 +158,19 @@ def test_ninety_second_command_is_not_cut_off(long_command):
     assert result.ok and not result.timed_out
     assert result.stdout == "still here after 90 s\n"
     assert result.duration >= 90
+
+
+def test_the_network_map_shows_services_tasks_containers_and_networks(sandbox):
+    """Read after the article's facts above: my-nginx on test-cluster-net, alpine1 on both."""
+    from labapp.netmap import network_map
+
+    picture = network_map(sandbox)
+    assert [n["name"] for n in picture["nodes"]] == ["manager1", "worker1", "worker2"]
+    service = next(s for s in picture["services"] if s["name"] == "my-nginx")
+    assert service["networks"] == ["test-cluster-net"] and len(service["tasks"]) == 5
+    assert {t["node"] for t in service["tasks"]} == {"manager1", "worker1", "worker2"}
+    alpine = next(c for c in picture["containers"] if c["name"] == "alpine1")
+    assert alpine["node"] == "manager1" and alpine["networks"] == ["test-cluster-net", "test-net"]
+    nets = {(n["name"], n["node"]): n for n in picture["networks"]}
+    assert nets["test-cluster-net", None]["attachable"] and not nets["test-cluster-net2", None]["attachable"]
+    assert nets["test-net", "manager1"]["driver"] == "bridge"
