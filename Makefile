@@ -38,6 +38,7 @@ browser:
 bench: images
 	$(BIN)/python bench/sandbox_up.py
 	$(BIN)/python bench/lesson_solve.py
+	$(BIN)/python bench/stream_latency.py
 
 clean-sandboxes: venv
 	$(BIN)/labapp sandbox down --all
