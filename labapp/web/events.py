@@ -1,13 +1,11 @@
 """The Socket.IO namespace /lab: thin handlers over the Lab (labapp/lab.py).
 
-Client -> server: join {lesson, lang}, run {step, block}, check {step}, console {node, line},
-reset {}. Server -> client: sandbox {stage, nodes?}, output {node, stream, text}, done {step, block},
-command {node, command}, exit {node, exit_code, timed_out}, verdict {step, passed, checks}, map {nodes, networks, services, containers},
-refused {reason}, failure {message}. Documented in docs/events.md.
+The events and their data are listed in docs/web.md. Every handler answers a bad message
+or a refused request with a `failure` event that says why; nothing raises to the client.
 """
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, session
 from flask_socketio import Namespace, SocketIO, emit, join_room
 
 from ..errors import LabappError
