@@ -15,7 +15,7 @@ from ..config import Settings
 from ..errors import LabappError
 from ..lab import Lab
 from ..lesson.catalog import load_catalog
-from ..lesson.model import Lesson, Step
+from ..lesson.model import Lesson, Step, condition_holds
 from ..store import Store
 
 bp = Blueprint("views", __name__)
@@ -130,8 +130,6 @@ def render_markdown(text: str) -> Markup:
 
 def render_step(step: Step, kernel: dict, lang: str = "en") -> Markup:
     """The step's text, each command block replaced by its Run widget."""
-    from ..lesson.model import condition_holds
-
     blocks = iter(enumerate(step.blocks))
     widgets: list[str] = []
 
@@ -189,18 +187,12 @@ def lesson_page(slug):
     except LabappError:
         kernel = {}  # the engine is down: the page still shows; the lab says why when used
     steps = [{"step": s, "html": render_step(s, kernel, lesson.language),
-              "notes": [render_markdown(n.text) for n in s.notes if _holds(n.when, kernel)],
+              "notes": [render_markdown(n.text) for n in s.notes if condition_holds(n.when, kernel)],
               "hint": render_markdown(s.hint) if s.hint else None,
               "expected": render_markdown(s.expected) if s.expected else None}
              for s in lesson.steps]
     return render_template("lesson.html", lesson=lesson, steps=steps, intro=render_markdown(lesson.intro),
                            lang=lesson.language, ui=ui(lesson.language), progress=lab().store.progress(session["learner"], slug))
-
-
-def _holds(when, kernel):
-    from ..lesson.model import condition_holds
-
-    return condition_holds(when, kernel)
 
 
 @bp.get("/api/status")
