@@ -19,6 +19,7 @@ from .sandbox.base import Sandbox
 from .store import Store
 
 SandboxFactory = Callable[[Lesson, Callable[[str], None]], Sandbox]
+CONSOLE_TIMEOUT = 300.0  # seconds a console line may run
 
 
 class LabError(LabappError):
@@ -198,11 +199,7 @@ class Lab:
         seat, sandbox = self._ready(learner, lesson)
         sandbox.node(node)
         seat.active = time.monotonic()
-        on_event({"type": "command", "step": None, "node": node, "command": line})
-        result = sandbox.exec(node, line, timeout=300, on_chunk=lambda c: on_event(
-            {"type": "output", "step": None, "node": node, "stream": c.stream, "text": c.text}))
-        on_event({"type": "exit", "step": None, "node": node, "command": line,
-                  "exit_code": result.exit_code, "timed_out": result.timed_out})
+        result = self.runner(sandbox, lesson, on_event).run_command(None, node, line, CONSOLE_TIMEOUT)
         return {"allowed": True, "exit_code": result.exit_code}
 
     def network_map(self, learner: str) -> dict:

@@ -87,20 +87,25 @@ class Runner:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise StepTimeout(f"step '{step.id}' ran out of its {self.step_timeout:g} s")
-                self.on_event({"type": "command", "step": step.id, "node": block.node, "command": command.text})
-
-                def forward(chunk, node=block.node):
-                    self.on_event({"type": "output", "step": step.id, "node": node,
-                                   "stream": chunk.stream, "text": chunk.text})
-
-                result = self.sandbox.exec(block.node, command.text, timeout=remaining, on_chunk=forward)
-                self.on_event({"type": "exit", "step": step.id, "node": block.node, "command": command.text,
-                               "exit_code": result.exit_code, "timed_out": result.timed_out})
+                result = self.run_command(step.id, block.node, command.text, remaining)
                 run = CommandRun(block.node, command.text, result, block.expect_fail)
                 runs.append(run)
                 if run.unexpected_failure:
                     return runs
         return runs
+
+    def run_command(self, step_id: str | None, node: str, command: str, timeout: float) -> ExecResult:
+        """Run one command line on NODE, telling on_event as it starts, prints and ends."""
+        self.on_event({"type": "command", "step": step_id, "node": node, "command": command})
+
+        def forward(chunk):
+            self.on_event({"type": "output", "step": step_id, "node": node,
+                           "stream": chunk.stream, "text": chunk.text})
+
+        result = self.sandbox.exec(node, command, timeout=timeout, on_chunk=forward)
+        self.on_event({"type": "exit", "step": step_id, "node": node, "command": command,
+                       "exit_code": result.exit_code, "timed_out": result.timed_out})
+        return result
 
     def check(self, step: Step, runs: list[CommandRun], state_only: bool = False) -> list[CheckResult]:
         """Evaluate STEP's checks (those whose condition holds) on RUNS and the sandbox."""

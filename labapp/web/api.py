@@ -185,6 +185,26 @@ def console(slug):
                     "stderr": "".join(e["text"] for e in out if e["stream"] == "stderr")})
 
 
+@api.get("/status")
+def status():
+    """The lab host: engine, images, sandboxes."""
+    from ..config import Settings
+    from ..engine import connect
+    from ..sandbox import SwarmSandbox
+    from ..sandbox.images import missing_images
+
+    try:
+        client = connect(timeout=10)
+    except LabappError as exc:
+        return jsonify({"engine": None, "error": str(exc), "missing": [], "sandboxes": []})
+    try:
+        settings = current_app.config["LABAPP_SETTINGS"] or Settings.from_env()
+        return jsonify({"engine": client.version().get("Version"), "error": None,
+                        "missing": missing_images(client, settings), "sandboxes": SwarmSandbox.list(client)})
+    finally:
+        client.close()
+
+
 @api.get("/openapi.json")
 def openapi():
     return jsonify(OPENAPI)

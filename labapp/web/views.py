@@ -195,24 +195,6 @@ def lesson_page(slug):
                            lang=lesson.language, ui=ui(lesson.language), progress=lab().store.progress(session["learner"], slug))
 
 
-@bp.get("/api/status")
-def api_status():
-    from ..engine import connect
-    from ..sandbox import SwarmSandbox
-    from ..sandbox.images import missing_images
-
-    try:
-        client = connect(timeout=10)
-    except LabappError as exc:
-        return jsonify({"engine": None, "error": str(exc), "missing": [], "sandboxes": []})
-    try:
-        settings = current_app.config["LABAPP_SETTINGS"] or Settings.from_env()
-        return jsonify({"engine": client.version().get("Version"), "error": None,
-                        "missing": missing_images(client, settings), "sandboxes": SwarmSandbox.list(client)})
-    finally:
-        client.close()
-
-
 @bp.app_errorhandler(404)
 def not_found(_error):
     if request.path.startswith("/api/"):
