@@ -25,6 +25,10 @@ def create_app(config: dict | None = None):
         LABAPP_KERNEL=None,  # tests give the probe's answer; the app asks the probe
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # limits, from the environment where set (see docs/web.md)
+        LABAPP_IDLE_MINUTES=float(os.environ.get("LABAPP_IDLE_MINUTES") or 30),
+        LABAPP_MAX_SANDBOXES=int(os.environ.get("LABAPP_MAX_SANDBOXES") or 0),
+        LABAPP_CREATES_PER_HOUR=int(os.environ.get("LABAPP_CREATES_PER_HOUR") or 20),
     )
     if config:
         app.config.update(config)
