@@ -39,6 +39,7 @@ bench: images
 	$(BIN)/python bench/sandbox_up.py
 	$(BIN)/python bench/lesson_solve.py
 	$(BIN)/python bench/stream_latency.py
+	$(BIN)/python bench/concurrent_learners.py
 
 clean-sandboxes: venv
 	$(BIN)/labapp sandbox down --all

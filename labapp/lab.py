@@ -74,6 +74,8 @@ class Lab:
         self.store = store
         self._seats: dict[str, Seat] = {}
         self._lock = threading.Lock()
+        self._closed = False
+        self._settled = threading.Condition(self._lock)  # notified when a start ends
 
     def seat(self, learner: str) -> Seat:
         with self._lock:
@@ -90,15 +92,21 @@ class Lab:
         try:
             if old is not None:
                 old.destroy()
+            if self._closed:
+                raise LabError("the lab is shutting down")
             sandbox = self._factory(lesson, on_progress)
             try:
+                if self._closed:
+                    raise LabError("the lab is shutting down")
                 seat.prepared = set()
                 self._catch_up(seat, sandbox, lesson, on_progress)
             except BaseException:
                 sandbox.destroy()  # a sandbox that could not be caught up is nobody's
                 raise
         finally:
-            seat.starting = False
+            with self._settled:
+                seat.starting = False
+                self._settled.notify_all()
         with seat.lock:
             seat.sandbox, seat.lesson, seat.active = sandbox, lesson.slug, time.monotonic()
         return sandbox
@@ -229,7 +237,12 @@ class Lab:
             self.release(learner)
         return idle
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: float = 120) -> None:
+        """Destroy every sandbox, after waiting (up to WAIT s) for those still starting, so
+        that none outlives the app."""
+        with self._settled:
+            self._closed = True
+            self._settled.wait_for(lambda: not any(s.starting for s in self._seats.values()), timeout=wait)
         for learner in list(self._seats):
             self.release(learner)
 

@@ -122,3 +122,32 @@ def test_a_sandbox_that_cannot_be_caught_up_is_destroyed(world):
         lab.ensure_sandbox("ann", lesson, lambda stage: None)
     assert boxes[-1].destroyed
     assert lab.status("ann")["state"] == "none"
+
+
+def test_shutdown_waits_for_a_sandbox_still_starting_and_destroys_it(world):
+    import threading
+
+    lab, lesson, engine, boxes = world
+    gate = threading.Event()
+    original = lab._factory
+
+    def slow(lesson, progress):
+        gate.wait(5)
+        return original(lesson, progress)
+    lab._factory = slow
+    worker = threading.Thread(target=lambda: pytest.raises(LabError, lab.ensure_sandbox, "ann", lesson,
+                                                           lambda stage: None))
+    worker.start()
+    import time
+
+    deadline = time.monotonic() + 5
+    while not lab.seat("ann").starting and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopper = threading.Thread(target=lab.shutdown)
+    stopper.start()
+    gate.set()
+    stopper.join(10)
+    worker.join(10)
+    assert boxes and all(b.destroyed for b in boxes)
+    with pytest.raises(LabError, match="shutting down"):
+        lab.ensure_sandbox("bob", lesson, lambda stage: None)
