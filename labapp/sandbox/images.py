@@ -136,13 +136,7 @@ def all_image_refs(settings: Settings) -> list[str]:
 
 def missing_images(client: docker.DockerClient, settings: Settings) -> list[str]:
     """The image references labapp needs that the engine does not have."""
-    missing = []
-    for ref in all_image_refs(settings):
-        try:
-            client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            missing.append(ref)
-    return missing
+    return [ref for ref in all_image_refs(settings) if _absent(client, ref)]
 
 
 def require_images(client: docker.DockerClient, settings: Settings) -> None:

@@ -188,17 +188,17 @@ def console(slug):
 @api.get("/status")
 def status():
     """The lab host: engine, images, sandboxes."""
-    from ..config import Settings
     from ..engine import connect
     from ..sandbox import SwarmSandbox
     from ..sandbox.images import missing_images
+    from .views import app_settings
 
     try:
         client = connect(timeout=10)
     except LabappError as exc:
         return jsonify({"engine": None, "error": str(exc), "missing": [], "sandboxes": []})
     try:
-        settings = current_app.config["LABAPP_SETTINGS"] or Settings.from_env()
+        settings = app_settings(current_app)
         return jsonify({"engine": client.version().get("Version"), "error": None,
                         "missing": missing_images(client, settings), "sandboxes": SwarmSandbox.list(client)})
     finally:

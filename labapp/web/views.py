@@ -73,7 +73,7 @@ def _host_capacity(app) -> int:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 0
-    settings = app.config["LABAPP_SETTINGS"] or Settings.from_env()
+    settings = app_settings(app)
     return max(1, int(total * 0.8 // (3 * settings.limits().memory)))
 
 
@@ -90,6 +90,11 @@ def _start_reaper(the_lab: Lab, idle_seconds: float) -> None:
             except LabappError:
                 pass  # the engine is away; the next round tries again
     threading.Thread(target=loop, name="labapp-reaper", daemon=True).start()
+
+
+def app_settings(app) -> Settings:
+    """The app's settings: given in config (tests), else from the environment."""
+    return app.config["LABAPP_SETTINGS"] or Settings.from_env()
 
 
 def lab() -> Lab:
@@ -214,7 +219,7 @@ def _factory(app):
 
         if "client" not in holder:
             holder["client"] = connect()
-        settings = app.config["LABAPP_SETTINGS"] or Settings.from_env()
+        settings = app_settings(app)
         return SwarmSandbox.create(holder["client"], settings, nodes=lesson.nodes,
                                    managers=lesson.managers, progress=progress)
     return make
@@ -228,7 +233,7 @@ def _kernel(app):
             from ..sandbox.images import node_image_ref
             from ..sandbox.probe import probe_kernel
 
-            settings = app.config["LABAPP_SETTINGS"] or Settings.from_env()
+            settings = app_settings(app)
             app.config["LABAPP_KERNEL"] = probe_kernel(connect(), node_image_ref(settings)).as_dict()
         return app.config["LABAPP_KERNEL"]
     return kernel
