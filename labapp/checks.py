@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import docker.errors
 
@@ -369,9 +369,3 @@ def _nodes_ready(ctx, args):
     nodes = ctx.engine(node).nodes.list()
     ready = [n.attrs["Description"]["Hostname"] for n in nodes if n.attrs["Status"]["State"] == "ready"]
     return len(ready) == args["value"], f"{len(ready)} of {len(nodes)} nodes are Ready ({', '.join(sorted(ready))})"
-
-
-def kinds() -> dict[str, Any]:
-    """The check kinds and their arguments, for docs and the linter."""
-    return {k: {"reads": v.reads, "params": {p: [t.__name__ for t in q.types] for p, q in v.params.items()},
-                "required": [p for p, q in v.params.items() if q.required]} for k, v in CHECKS.items()}

@@ -142,9 +142,6 @@ class _Meta:
     def line(self, key: str) -> int:
         return self._lines.get(key, 2)
 
-    def __contains__(self, key):
-        return key in self.data
-
 
 def _front_matter(front: str, problem) -> _Meta | None:
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import ipaddress
 import queue
 import secrets
-import shlex
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -453,8 +452,3 @@ def _ignore_missing(call, *args, **kwargs) -> None:
     except docker.errors.APIError as exc:
         if "already in progress" not in str(exc) and "No such" not in str(exc):
             raise
-
-
-def quote(argv: Sequence[str]) -> str:
-    """ARGV as one shell line, for messages."""
-    return " ".join(shlex.quote(a) for a in argv)
