@@ -288,7 +288,7 @@ def _resolves(ctx, args):
     if missing:
         return False, missing
     out = ctx.sh(node, f"docker exec {container} nslookup {name}", timeout=20)
-    answers = re.findall(r"^Address:\s*(\S+)", out.stdout.split(f"Name:", 1)[-1], re.M) \
+    answers = re.findall(r"^Address:\s*(\S+)", out.stdout.split("Name:", 1)[-1], re.M) \
         if "Name:" in out.stdout else []
     resolved = out.exit_code == 0 and bool(answers)
     want = args.get("expect", True)

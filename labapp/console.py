@@ -86,7 +86,10 @@ def judge(line: str) -> Verdict:
         paths = [a for a in argv[1:] if a.startswith("/") and argv[0] != "jq"]
         if paths:
             return refuse(f"{argv[0]} {paths[0]} reads a node file; filters read the pipe only")
-    return Verdict(True, "", _interactive(first), tuple(segments))
+    interactive = _interactive(first)
+    if interactive and len(segments) > 1:
+        return refuse("an interactive session (attach, exec -it) cannot be piped; run it alone")
+    return Verdict(True, "", interactive, tuple(segments))
 
 
 def _split_pipes(text: str) -> tuple[list[str], str | None]:

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .console import judge
-from .errors import LabappError
+from .errors import LabappError, NodeDead
 from .lesson.model import Lesson
 from .runner import CommandRun, OnEvent, Runner
-from .sandbox.base import Sandbox
+from .sandbox.base import Sandbox, TtySession
 from .store import Store
 
 SandboxFactory = Callable[[Lesson, Callable[[str], None]], Sandbox]
 CONSOLE_TIMEOUT = 300.0  # seconds a console line may run
+TTY_MAX_INPUT = 8192  # characters one tty_input may carry (a paste)
 
 
 class LabError(LabappError):
@@ -58,6 +59,7 @@ class Seat:
     starting: bool = False
     runs: dict[str, list[CommandRun]] = field(default_factory=dict)
     prepared: set[str] = field(default_factory=set)  # steps whose setup has run here
+    tty: TtySession | None = None  # the open terminal session (docker attach, exec -it)
     active: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -155,7 +157,8 @@ class Lab:
         seat = self.seat(learner)
         nodes = [{"name": n.name, "role": n.role} for n in seat.sandbox.nodes] if seat.sandbox else []
         state = "ready" if seat.sandbox else ("starting" if seat.starting else "none")
-        return {"state": state, "lesson": seat.lesson, "nodes": nodes}
+        return {"state": state, "lesson": seat.lesson, "nodes": nodes,
+                "id": seat.sandbox.id if seat.sandbox else None}
 
     def _ready(self, learner: str, lesson: Lesson) -> tuple[Seat, Sandbox]:
         seat = self.seat(learner)
@@ -196,19 +199,75 @@ class Lab:
         self.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed")
         return {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
 
-    def console(self, learner: str, lesson: Lesson, node: str, line: str, on_event: OnEvent) -> dict:
-        """Run a console LINE on NODE if the policy allows it; else say why not."""
+    def console(self, learner: str, lesson: Lesson, node: str, line: str, on_event: OnEvent,
+                terminal: tuple[int, int] | None = None) -> dict:
+        """Run a console LINE on NODE if the policy allows it; else say why not.
+
+        An interactive line (docker attach, docker exec -it) opens a terminal session when
+        the caller has a TERMINAL of (cols, rows) to show it in; its output then comes as
+        tty_output events and its end as one tty_exit event.
+        """
         verdict = judge(line)
         if not verdict.allowed:
             return {"allowed": False, "reason": verdict.reason}
-        if verdict.interactive:
-            return {"allowed": False, "reason": "interactive sessions (docker attach, exec -it) need "
-                    "the terminal, which is not here yet; use docker exec CONTAINER CMD"}
+        if verdict.interactive and terminal is None:
+            return {"allowed": False, "reason": "an interactive session (docker attach, exec -it) needs "
+                    "a terminal: type it in the lesson page's console; here use docker exec CONTAINER CMD"}
         seat, sandbox = self._ready(learner, lesson)
         sandbox.node(node)
         seat.active = time.monotonic()
+        if verdict.interactive:
+            return self._open_tty(seat, sandbox, node, line.strip(), terminal, on_event)
         result = self.runner(sandbox, lesson, on_event).run_command(None, node, line, CONSOLE_TIMEOUT)
         return {"allowed": True, "exit_code": result.exit_code}
+
+    def _open_tty(self, seat: Seat, sandbox: Sandbox, node: str, line: str, terminal: tuple[int, int],
+                  on_event: OnEvent) -> dict:
+        cols, rows = _terminal_size(*terminal)
+        with seat.lock:
+            if seat.tty is not None:
+                return {"allowed": False, "reason": f"a terminal session is already open ({seat.tty.command} "
+                        f"on {seat.tty.node}); leave it first (exit, Ctrl-P Ctrl-Q, or Close)"}
+            tty = seat.tty = sandbox.open_tty(node, line, cols=cols, rows=rows)
+        on_event({"type": "tty_open", "node": node, "command": line})
+
+        def pump():
+            try:
+                while (text := tty.read()) is not None:
+                    on_event({"type": "tty_output", "data": text})
+                exit_code, message = tty.outcome()
+            except LabappError as exc:
+                exit_code, message = None, str(exc)
+            with seat.lock:
+                if seat.tty is tty:
+                    seat.tty = None
+            on_event({"type": "tty_exit", "node": node, "command": line, "exit_code": exit_code,
+                      "message": message})
+        threading.Thread(target=pump, daemon=True, name=f"labapp-tty-{seat.learner[:8]}").start()
+        return {"allowed": True, "interactive": True}
+
+    def _tty(self, learner: str) -> TtySession:
+        tty = self.seat(learner).tty
+        if tty is None:
+            raise LabError("no terminal session is open; type docker attach or docker exec -it in the console")
+        return tty
+
+    def tty_input(self, learner: str, text: str) -> None:
+        """Type TEXT into the learner's open terminal session."""
+        if not isinstance(text, str) or not text or len(text) > TTY_MAX_INPUT:
+            raise LabError(f"terminal input must be text of 1 to {TTY_MAX_INPUT} characters")
+        tty = self._tty(learner)
+        self.seat(learner).active = time.monotonic()
+        tty.write(text)
+
+    def tty_resize(self, learner: str, cols, rows) -> None:
+        self._tty(learner).resize(*_terminal_size(cols, rows))
+
+    def tty_close(self, learner: str) -> None:
+        """End the learner's terminal session, if one is open (its pump reports the end)."""
+        tty = self.seat(learner).tty
+        if tty is not None:
+            tty.close()
 
     def network_map(self, learner: str) -> dict:
         """The learner's sandbox as a map (see labapp/netmap.py)."""
@@ -222,6 +281,7 @@ class Lab:
     def release(self, learner: str) -> None:
         """Destroy the learner's sandbox (Reset; progress is kept)."""
         seat = self.seat(learner)
+        self.tty_close(learner)
         with seat.lock:
             sandbox, seat.sandbox, seat.lesson, seat.runs = seat.sandbox, None, None, {}
         if sandbox is not None:
@@ -247,8 +307,23 @@ class Lab:
             self.release(learner)
 
 
+def explain(exc: LabappError) -> tuple[int, str]:
+    """The HTTP status and the sentence a learner sees for EXC."""
+    if isinstance(exc, NodeDead):
+        return 409, f"{exc.args[0]}: press Reset sandbox for a fresh swarm (your progress is kept)"
+    if isinstance(exc, LabError):
+        return exc.status, str(exc)
+    return 503, str(exc)
+
+
 def _step(lesson: Lesson, step_id: str):
     try:
         return lesson.step(step_id)
     except KeyError:
         raise NotFound(f"lesson '{lesson.slug}' has no step '{step_id}'") from None
+
+
+def _terminal_size(cols, rows) -> tuple[int, int]:
+    if not (isinstance(cols, int) and isinstance(rows, int) and 2 <= cols <= 500 and 2 <= rows <= 200):
+        raise LabError("a terminal size is whole columns (2-500) and rows (2-200)")
+    return cols, rows

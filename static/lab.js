@@ -132,7 +132,54 @@
     e.preventDefault();
     const input = document.getElementById("console-line");
     document.getElementById("console-refused").textContent = "";
-    socket.emit("console", { lesson, lang, node: document.getElementById("console-node").value, line: input.value });
+    const size = ttySize();
+    socket.emit("console", { lesson, lang, node: document.getElementById("console-node").value, line: input.value,
+                             cols: size.cols, rows: size.rows });
     input.value = "";
+  });
+
+  // The terminal: docker attach / docker exec -it get a real TTY on the node, shown in
+  // xterm.js (screen-reader mode on); keys and resizes go back over the same socket.
+  const ttyBox = document.getElementById("tty"), ttyScreen = document.getElementById("tty-screen");
+  let term = null, fit = null, ttyLive = false;
+  function ttySize() {
+    if (term) return { cols: term.cols, rows: term.rows };
+    return { cols: 80, rows: 24 };
+  }
+  function openTerminal() {
+    if (term) { term.reset(); return; }
+    term = new Terminal({ screenReaderMode: true, cursorBlink: true, fontSize: 13, rows: 24, cols: 80,
+                          fontFamily: 'ui-monospace, "Noto Sans Mono CJK KR", monospace' });
+    fit = new FitAddon.FitAddon();
+    term.loadAddon(fit);
+    term.open(ttyScreen);
+    term.onData(data => { if (ttyLive) socket.emit("tty_input", { data }); });
+    term.onResize(size => { if (ttyLive) socket.emit("tty_resize", { cols: size.cols, rows: size.rows }); });
+    window.addEventListener("resize", () => { if (!ttyBox.hidden) fit.fit(); });
+  }
+  socket.on("tty_open", ev => {
+    ttyBox.hidden = false;
+    document.getElementById("tty-command").textContent = `${ev.command} (${ev.node})`;
+    openTerminal();
+    ttyLive = true;
+    fit.fit();
+    socket.emit("tty_resize", { cols: term.cols, rows: term.rows });
+    term.focus();
+    lab.dataset.tty = "open";
+    write(`\n[${ev.node}] $ ${ev.command}\n`, "prompt");
+    setBusy(false);
+  });
+  socket.on("tty_output", ev => { if (term) term.write(ev.data); });
+  socket.on("tty_exit", ev => {
+    ttyLive = false;
+    lab.dataset.tty = "closed";
+    if (term) term.write(`\r\n[${ev.message}]\r\n`);
+    write(`(${ev.message})\n`, ev.exit_code === 0 ? "exit ok" : "exit failed");
+    document.getElementById("console-line").focus();
+  });
+  document.getElementById("tty-close").addEventListener("click", () => {
+    if (ttyLive) socket.emit("tty_close", {});
+    ttyBox.hidden = true;
+    document.getElementById("console-line").focus();
   });
 })();

@@ -105,6 +105,10 @@ class Sandbox(abc.ABC):
         return execution.result()
 
     @abc.abstractmethod
+    def open_tty(self, node: str, line: str, *, cols: int = 80, rows: int = 24) -> "TtySession":
+        """Start the shell LINE on NODE with a terminal (docker attach, docker exec -it)."""
+
+    @abc.abstractmethod
     def engine(self, node: str):
         """A docker SDK client for the engine inside NODE (for checks that read state)."""
 
@@ -131,3 +135,30 @@ class Execution(abc.ABC):
     @abc.abstractmethod
     def cancel(self) -> None:
         """Stop the command (its whole process group) on the node."""
+
+
+class TtySession(abc.ABC):
+    """An interactive command on a node, behind a pseudo-terminal: text out, keys in."""
+
+    node: str
+    command: str
+
+    @abc.abstractmethod
+    def read(self) -> str | None:
+        """The terminal's next output (blocks until some arrives); None once it has ended."""
+
+    @abc.abstractmethod
+    def write(self, text: str) -> None:
+        """Type TEXT into the terminal (keys, pasted text, control characters)."""
+
+    @abc.abstractmethod
+    def resize(self, cols: int, rows: int) -> None:
+        """Tell the terminal (and the program in it) its new size."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End the session: kill what still runs in it. Safe to call twice."""
+
+    @abc.abstractmethod
+    def outcome(self) -> tuple[int | None, str]:
+        """After the end: (exit code or None, a sentence saying how it ended)."""

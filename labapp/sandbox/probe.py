@@ -5,7 +5,7 @@ import json
 import os
 import secrets
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import docker
 import docker.errors

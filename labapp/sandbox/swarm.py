@@ -17,7 +17,7 @@ from ..engine import CONNECTION_ERRORS
 from ..errors import (ExecError, LabappError, NodeDead, SandboxCreateError, SandboxError,
                       SandboxNotFound)
 from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_ROLE, ExecResult, Execution, Node,
-                   NodeState, Sandbox, SandboxState)
+                   NodeState, Sandbox, SandboxState, TtySession)
 from .execstream import Chunk, OutputDecoder, start_exec
 from .images import node_bundle, node_image_ref, require_images
 from .nodeclient import node_client
@@ -218,6 +218,9 @@ class SwarmSandbox(Sandbox):
         target = self.node(node)
         return NodeExecution(self, target, cmd, timeout)
 
+    def open_tty(self, node: str, line: str, *, cols: int = 80, rows: int = 24) -> "NodeTty":
+        return NodeTty(self, self.node(node), line, cols, rows)
+
     def engine(self, node: str) -> docker.DockerClient:
         """A docker SDK client for NODE's own engine (tunnelled; see nodeclient)."""
         target = self.node(node)
@@ -282,20 +285,8 @@ class NodeExecution(Execution):
         self._timed_out = False
         self._cancelled = False
         self._started = time.monotonic()
-        api = sandbox.client.api
-        try:
-            self._exec_id = api.exec_create(node.container, wrap_command(cmd, self.token),
-                                            stdout=True, stderr=True)["Id"]
-            self._response, self._reader, _ = start_exec(api, self._exec_id)
-        except docker.errors.NotFound:
-            raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is gone (its container was removed)") from None
-        except docker.errors.APIError as exc:
-            text = exc.explanation or str(exc)
-            if "is not running" in text or "is paused" in text or "is restarting" in text:
-                raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is not running") from None
-            raise ExecError(f"cannot run the command on {node.name}: {text}") from None
-        except CONNECTION_ERRORS:
-            raise ExecError(f"the engine went away before the command started on {node.name}") from None
+        self._exec_id, self._response, self._reader, _ = _start(
+            sandbox, node, wrap_command(cmd, self.token))
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._pump, daemon=True,
                                          name=f"labapp-exec-{node.container}")
@@ -352,21 +343,17 @@ class NodeExecution(Execution):
             pass
         except CONNECTION_ERRORS:
             pass
-        if exit_code is None and not self._timed_out and not self._cancelled:
-            self._raise_if_dead()
+        if exit_code != 0 and not self._timed_out and not self._cancelled:
+            # A node killed under the command ends it with 137 (or with no code at all):
+            # say the node died rather than blame the command.
+            self._raise_if_dead(exit_code)
         self._result = ExecResult(exit_code, "".join(self._stdout), "".join(self._stderr),
                                   self._timed_out, time.monotonic() - self._started)
 
-    def _raise_if_dead(self) -> None:
-        try:
-            status = self.sandbox.client.api.inspect_container(self.node.container)["State"]["Status"]
-        except docker.errors.NotFound:
-            status = "removed"
-        except CONNECTION_ERRORS:
-            raise ExecError(f"the engine went away while the command ran on {self.node.name}") from None
-        if status != "running":
-            raise NodeDead(f"node {self.node.name} of sandbox {self.sandbox.id} died during the "
-                           f"command (its container is {status})")
+    def _raise_if_dead(self, exit_code: int | None) -> None:
+        problem = _node_problem(self.sandbox, self.node, exit_code)
+        if problem:
+            raise problem
 
     def result(self) -> ExecResult:
         if self._result is None:
@@ -380,17 +367,157 @@ class NodeExecution(Execution):
 
     def _kill(self) -> None:
         """Kill the command's process group on the node (recorded by wrap_command)."""
-        pidfile = f"{_PID_DIR}/{self.token}"
         # setsid (the exec's own process) first, so that it cannot report the kill, then
         # the session it started: every process of the command, pipes and children.
-        script = (f'[ -f {pidfile} ] && read setsid group < {pidfile} && '
-                  f'env kill -KILL -- "$setsid" -"$group"; rm -f {pidfile}')
-        try:
-            api = self.sandbox.client.api
-            exec_id = api.exec_create(self.node.container, ["sh", "-c", script])["Id"]
-            api.exec_start(exec_id)
-        except (docker.errors.APIError, *CONNECTION_ERRORS):
+        if not _kill_recorded(self.sandbox, self.node, self.token, '"$first" -"$second"'):
             self._response.close()  # the node is gone: end the stream from this side
+
+
+class NodeTty(TtySession):
+    """An interactive command on a node behind a pseudo-terminal (docker attach, exec -it).
+
+    The command leads its own session with the terminal as its controlling one, so the
+    docker CLI inside gets SIGWINCH on resize and Ctrl-C reaches the container.
+    """
+
+    def __init__(self, sandbox: SwarmSandbox, node: Node, line: str, cols: int, rows: int):
+        self.sandbox, self._node, self.node, self.command = sandbox, node, node.name, line
+        self.token = secrets.token_hex(6)
+        script = (f'mkdir -p {_PID_DIR} && echo "$$ $$" > {_PID_DIR}/{self.token}; '
+                  'exec sh -c "$1"')
+        self._exec_id, self._response, self._reader, self._sock = _start(
+            sandbox, node, ["sh", "-c", script, "labapp", line], tty=True)
+        self._decoder = OutputDecoder(tty=True)
+        self._closed = False
+        self._outcome: tuple[int | None, str] | None = None
+        self.resize(cols, rows)
+
+    def read(self) -> str | None:
+        while True:
+            try:
+                data = self._reader.read1(65536)
+            except (OSError, ValueError, AttributeError):
+                data = b""
+            if not data:
+                rest = "".join(c.text for c in self._decoder.close())
+                self._end()
+                return rest or None
+            text = "".join(c.text for c in self._decoder.feed(data))
+            if text:
+                return text
+
+    def write(self, text: str) -> None:
+        if self._closed or self._sock is None:
+            raise ExecError(f"the terminal on {self.node} has ended")
+        try:
+            self._sock.sendall(text.encode("utf-8"))
+        except OSError:
+            raise ExecError(f"the terminal on {self.node} has ended") from None
+
+    def resize(self, cols: int, rows: int) -> None:
+        try:
+            self.sandbox.client.api.exec_resize(self._exec_id, height=rows, width=cols)
+        except (docker.errors.APIError, *CONNECTION_ERRORS):
+            pass  # the session ended meanwhile; its reader reports how
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._running():
+            _kill_recorded(self.sandbox, self._node, self.token, '-"$first"')
+        self._response.close()
+
+    def _running(self) -> bool:
+        try:
+            return bool(self.sandbox.client.api.exec_inspect(self._exec_id).get("Running"))
+        except (docker.errors.APIError, *CONNECTION_ERRORS):
+            return False
+
+    def _end(self) -> None:
+        if self._outcome is not None:
+            return
+        exit_code = None
+        try:
+            for _ in range(50):  # the exit code lands a moment after the stream closes
+                info = self.sandbox.client.api.exec_inspect(self._exec_id)
+                if not info.get("Running"):
+                    exit_code = info.get("ExitCode")
+                    break
+                time.sleep(0.02)
+        except (docker.errors.APIError, *CONNECTION_ERRORS):
+            pass
+        problem = _node_problem(self.sandbox, self._node, exit_code) if exit_code != 0 else None
+        if problem is not None:
+            self._outcome = (None, str(problem))
+        elif self._closed:
+            self._outcome = (exit_code, "the session was closed")
+        else:
+            self._outcome = (exit_code, f"the session ended (exit {exit_code})")
+        self._closed = True
+        _kill_recorded(self.sandbox, self._node, self.token, "")  # only removes the pid file
+        self._response.close()
+
+    def outcome(self) -> tuple[int | None, str]:
+        if self._outcome is None:
+            raise ExecError("the terminal session has not ended yet")
+        return self._outcome
+
+
+def _start(sandbox: SwarmSandbox, node: Node, argv: list[str], tty: bool = False):
+    """Create and start an exec of ARGV on NODE; (exec id, response, reader, socket).
+    A node that is gone or stopped is reported as NodeDead, naming it."""
+    api = sandbox.client.api
+    try:
+        exec_id = api.exec_create(node.container, argv, stdout=True, stderr=True, stdin=tty, tty=tty,
+                                  environment={"TERM": "xterm-256color"} if tty else None)["Id"]
+        return (exec_id, *start_exec(api, exec_id, tty=tty))
+    except docker.errors.NotFound:
+        raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is gone (its container was removed)") from None
+    except docker.errors.APIError as exc:
+        text = exc.explanation or str(exc)
+        if "is not running" in text or "is paused" in text or "is restarting" in text:
+            raise NodeDead(f"node {node.name} of sandbox {sandbox.id} is not running") from None
+        raise ExecError(f"cannot run the command on {node.name}: {text}") from None
+    except CONNECTION_ERRORS:
+        raise ExecError(f"the engine went away before the command started on {node.name}") from None
+
+
+def _node_problem(sandbox: SwarmSandbox, node: Node, exit_code: int | None = None) -> LabappError | None:
+    """NodeDead (naming NODE) when its container no longer runs; None when it does.
+
+    A node being killed ends its commands (exit 137, or no code) a moment before the
+    engine reports the container stopped, so those codes get a second of grace."""
+    grace = time.monotonic() + (1.0 if exit_code in (None, 137) else 0.0)
+    while True:
+        try:
+            status = sandbox.client.api.inspect_container(node.container)["State"]["Status"]
+        except docker.errors.NotFound:
+            status = "removed"
+        except CONNECTION_ERRORS:
+            return ExecError(f"the engine went away while the command ran on {node.name}")
+        if status != "running" or time.monotonic() >= grace:
+            break
+        time.sleep(0.1)
+    if status == "running":
+        return None
+    return NodeDead(f"node {node.name} of sandbox {sandbox.id} died during the command "
+                    f"(its container is {status})")
+
+
+def _kill_recorded(sandbox: SwarmSandbox, node: Node, token: str, targets: str) -> bool:
+    """Kill TARGETS (built from the pid file's "$first" and "$second") on NODE, then remove
+    the pid file; an empty TARGETS only removes it. False when the node cannot be reached."""
+    pidfile = f"{_PID_DIR}/{token}"
+    kill = f'[ -f {pidfile} ] && read first second < {pidfile} && env kill -KILL -- {targets}; ' \
+        if targets else ""
+    try:
+        api = sandbox.client.api
+        exec_id = api.exec_create(node.container, ["sh", "-c", f"{kill}rm -f {pidfile}"])["Id"]
+        api.exec_start(exec_id)
+        return True
+    except (docker.errors.APIError, *CONNECTION_ERRORS):
+        return False
 
 
 def used_subnets(client) -> list[str]:

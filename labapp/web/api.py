@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import LabappError
-from ..lab import LabError, LabFull
+from ..lab import LabFull, explain
 from ..lesson.model import condition_holds
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -52,8 +52,8 @@ def _api_error(exc):
 
 @api.errorhandler(LabappError)
 def _lab_error(exc):
-    status = getattr(exc, "status", 409) if isinstance(exc, LabError) else 503
-    response = jsonify({"error": str(exc)})
+    status, message = explain(exc)
+    response = jsonify({"error": message})
     if isinstance(exc, LabFull):
         response.headers["Retry-After"] = str(exc.minutes * 60)
     return response, status

@@ -9,6 +9,7 @@ from flask import current_app, session
 from flask_socketio import Namespace, SocketIO, emit, join_room
 
 from ..errors import LabappError
+from ..lab import explain
 
 socketio = SocketIO()
 MAX_FIELD = 2000
@@ -53,6 +54,18 @@ class LabNamespace(Namespace):
                 socketio.emit(event["type"], event, to=learner, namespace="/lab")
         return send
 
+    def _forward_tty(self, lab, learner):
+        """Like _forward; the end of a terminal session also redraws the map."""
+        send = self._forward(learner)
+        app = current_app._get_current_object()
+
+        def forward(event):
+            send(event)
+            if event["type"] == "tty_exit":
+                with app.app_context():
+                    self._send_map(lab, learner)
+        return forward
+
     def _send_map(self, lab, learner):
         """The learner's network map, after anything that may have changed it."""
         try:
@@ -64,7 +77,7 @@ class LabNamespace(Namespace):
         try:
             handler(data if isinstance(data, dict) else {})
         except LabappError as exc:
-            emit("failure", {"message": str(exc)})
+            emit("failure", {"message": explain(exc)[1]})
         except Exception:  # a bug or the engine vanishing: say so, keep the page usable
             current_app.logger.exception("event failed")
             emit("failure", {"message": "that did not work (an internal error, logged on the server)"})
@@ -73,6 +86,7 @@ class LabNamespace(Namespace):
     def on_join(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
+            lab.tty_close(learner)  # a terminal left by an earlier page of this learner
             send = self._forward(learner)
             app = current_app._get_current_object()
             emit("progress", {"lesson": lesson.slug, "steps": lab.store.progress(learner, lesson.slug)})
@@ -113,13 +127,31 @@ class LabNamespace(Namespace):
     def on_console(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
+            terminal = (data.get("cols", 80), data.get("rows", 24))
             answer = lab.console(learner, lesson, _field(data, "node"), _field(data, "line"),
-                                 self._forward(learner))
+                                 self._forward_tty(lab, learner), terminal=terminal)
             if not answer["allowed"]:
                 emit("refused", {"reason": answer["reason"], "line": data.get("line")})
-            else:
+            elif not answer.get("interactive"):
                 self._send_map(lab, learner)
                 emit("done", {"step": None, "console": True}, to=learner)
+        self._guard(handle, data)
+
+    def on_tty_input(self, data):
+        def handle(data):
+            lab = current_app.extensions["labapp.lab"]
+            lab.tty_input(session["learner"], data.get("data"))
+        self._guard(handle, data)
+
+    def on_tty_resize(self, data):
+        def handle(data):
+            lab = current_app.extensions["labapp.lab"]
+            lab.tty_resize(session["learner"], data.get("cols"), data.get("rows"))
+        self._guard(handle, data)
+
+    def on_tty_close(self, data):
+        def handle(data):
+            current_app.extensions["labapp.lab"].tty_close(session["learner"])
         self._guard(handle, data)
 
     def on_reset(self, data):

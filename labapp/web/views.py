@@ -38,6 +38,12 @@ UI = {
     "challenge": {"en": "challenge", "ko": "도전 과제"},
     "map": {"en": "Network map", "ko": "네트워크 지도"},
     "network": {"en": "network", "ko": "네트워크"},
+    "terminal": {"en": "Terminal", "ko": "터미널"},
+    "close": {"en": "Close", "ko": "닫기"},
+    "terminal_help": {"en": "Keys go to the session. Ctrl-P Ctrl-Q detaches from docker attach; "
+                      "Close ends the session and gives the keyboard back to the console line.",
+                      "ko": "키 입력은 세션으로 갑니다. docker attach에서는 Ctrl-P Ctrl-Q로 빠져나오고, "
+                      "닫기는 세션을 끝내고 키보드를 명령 입력줄로 돌려줍니다."},
 }
 
 
@@ -48,6 +54,9 @@ _COMMAND_FENCE = re.compile(r"^```(\S+)([^\n]*)\n.*?^```\s*$", re.M | re.S)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+# The lesson page hosts xterm.js, which writes its own <style> elements (glyph sizes,
+# colours): styles may be inline there; scripts never are.
+CSP_TERMINAL = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def init_app(app) -> None:
@@ -196,8 +205,10 @@ def lesson_page(slug):
               "hint": render_markdown(s.hint) if s.hint else None,
               "expected": render_markdown(s.expected) if s.expected else None}
              for s in lesson.steps]
-    return render_template("lesson.html", lesson=lesson, steps=steps, intro=render_markdown(lesson.intro),
-                           lang=lesson.language, ui=ui(lesson.language), progress=lab().store.progress(session["learner"], slug))
+    page = render_template("lesson.html", lesson=lesson, steps=steps, intro=render_markdown(lesson.intro),
+                           lang=lesson.language, ui=ui(lesson.language),
+                           progress=lab().store.progress(session["learner"], slug))
+    return page, {"Content-Security-Policy": CSP_TERMINAL}
 
 
 @bp.app_errorhandler(404)

@@ -2,12 +2,13 @@
 engines hold a made-up state. Integration and e2e tests never use these."""
 from __future__ import annotations
 
+import queue
 import re
 from types import SimpleNamespace
 
 import docker.errors
 
-from labapp.sandbox.base import ExecResult, Execution, Node, Sandbox, SandboxState
+from labapp.sandbox.base import ExecResult, Execution, Node, Sandbox, SandboxState, TtySession
 from labapp.sandbox.execstream import Chunk
 
 
@@ -39,7 +40,8 @@ class FakeEngine:
         self.networks = SimpleNamespace(list=self._list_networks)
         self.services = SimpleNamespace(list=lambda filters=None: [
             s for s in self._services if not filters or filters.get("name") in s.name])
-        self.containers = SimpleNamespace(get=self._get_container)
+        self.containers = SimpleNamespace(get=self._get_container,
+                                          list=lambda all=False: list(self._containers.values()))
         self.nodes = SimpleNamespace(list=lambda: list(self._nodes))
 
     def _list_networks(self, names=None):
@@ -67,7 +69,7 @@ def service(name, networks=(), running=5, desired=5, mode="vip"):
 
 def container(name, networks=(), running=True):
     return SimpleNamespace(name=name, status="running" if running else "exited", attrs={
-        "State": {"Running": running}, "NetworkSettings": {"Networks": {n: {} for n in networks}}})
+        "State": {"Running": running}, "Config": {"Labels": {}}, "NetworkSettings": {"Networks": {n: {} for n in networks}}})
 
 
 def swarm_node(hostname, state="ready"):
@@ -99,11 +101,48 @@ class FakeSandbox(Sandbox):
         self.node(node)
         return self._engine
 
+    def open_tty(self, node, line, *, cols=80, rows=24):
+        self.node(node)
+        self.ran.append((node, line))
+        self.tty = FakeTty(node, line, cols, rows)
+        return self.tty
+
     def state(self):
         return SandboxState(self.id)
 
     def destroy(self):
         pass
+
+
+class FakeTty(TtySession):
+    """An echoing terminal: what is typed comes back; "exit\r" ends it with exit 0."""
+
+    def __init__(self, node, line, cols, rows):
+        self.node, self.command, self.sizes = node, line, [(cols, rows)]
+        self._out: queue.Queue = queue.Queue()
+        self._out.put("/ # ")
+        self._outcome = None
+
+    def read(self):
+        text = self._out.get(timeout=5)
+        if text is None:
+            self._outcome = self._outcome or (0, "the session ended (exit 0)")
+        return text
+
+    def write(self, text):
+        self._out.put(text)
+        if text == "exit\r":
+            self._out.put(None)
+
+    def resize(self, cols, rows):
+        self.sizes.append((cols, rows))
+
+    def close(self):
+        self._outcome = (137, "the session was closed")
+        self._out.put(None)
+
+    def outcome(self):
+        return self._outcome
 
 
 def ok(stdout="", stderr=""):

@@ -56,6 +56,8 @@ def test_unknown_step_and_refused_console_line(http):
     assert refused.status_code == 422 and "'rm' cannot run on a node" in refused.get_json()["error"]
     ran = http.post("/api/lessons/overlay-attachable/console", json={"node": "manager1", "line": "docker node ls"})
     assert ran.status_code == 200 and "manager1 Ready" in ran.get_json()["stdout"]
+    attach = http.post("/api/lessons/overlay-attachable/console", json={"node": "worker1", "line": "docker attach a1"})
+    assert attach.status_code == 422 and "needs a terminal: type it in the lesson page's console" in attach.get_json()["error"]
 
 
 def test_the_lab_full_and_rate_limit_answers(app, http):  # noqa: F811

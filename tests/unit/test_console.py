@@ -71,6 +71,8 @@ def test_allowed(line):
     ("docker --context other ps", "--context points docker at another engine"),
     ("docker exec alpine1 echo 'unclosed", "quote is never closed"),
     ("docker ps " + "x" * 2100, "longer than 2000 characters"),
+    ("docker exec -it alpine1 ash | grep x", "an interactive session (attach, exec -it) cannot be piped"),
+    ("docker attach alpine1 | head", "cannot be piped"),
 ])
 def test_refused_with_a_reason(line, reason):
     verdict = judge(line)

@@ -192,3 +192,75 @@ def test_the_page_speaks_the_lessons_language(app):
     assert ">확인</button>" in ko and ">실행</button>" in ko and "(실패하는 것이 정상)" in ko
     en = app.test_client().get("/lessons/overlay-attachable?lang=en").get_data(as_text=True)
     assert ">Check</button>" in en and "(meant to fail)" in en
+
+
+def test_an_interactive_console_line_opens_a_terminal_that_echoes_resizes_and_ends(app):
+    _, client = _joined(app)
+    client.emit("console", {"lesson": "overlay-attachable", "lang": "en", "node": "worker1",
+                            "line": "docker exec -it alpine1 ash", "cols": 100, "rows": 30}, namespace="/lab")
+    opened, _ = _wait_for(client, "tty_open")
+    assert opened[0]["args"][0] == {"type": "tty_open", "node": "worker1", "command": "docker exec -it alpine1 ash"}
+    tty = app.made[-1].tty
+    assert tty.sizes == [(100, 30)]
+    client.emit("tty_resize", {"cols": 120, "rows": 40}, namespace="/lab")
+    client.emit("tty_input", {"data": "ls\r"}, namespace="/lab")
+    _, seen = _wait_for(client, "tty_output")
+    deadline = time.monotonic() + 5
+    while "ls\r" not in "".join(e["args"][0]["data"] for e in seen if e["name"] == "tty_output"):
+        assert time.monotonic() < deadline, seen
+        seen += client.get_received("/lab")
+    assert tty.sizes[-1] == (120, 40)
+    # A second session while one is open is refused with the reason.
+    client.emit("console", {"lesson": "overlay-attachable", "lang": "en", "node": "worker1",
+                            "line": "docker attach alpine1"}, namespace="/lab")
+    refused, _ = _wait_for(client, "refused")
+    assert "a terminal session is already open (docker exec -it alpine1 ash on worker1)" in refused[0]["args"][0]["reason"]
+    client.emit("tty_input", {"data": "exit\r"}, namespace="/lab")
+    exits, seen = _wait_for(client, "tty_exit")
+    assert exits[0]["args"][0]["exit_code"] == 0
+    if not any(e["name"] == "map" for e in seen):
+        _wait_for(client, "map")  # the map is redrawn after the session
+    client.emit("tty_input", {"data": "ls\r"}, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert "no terminal session is open" in failures[0]["args"][0]["message"]
+
+
+@pytest.mark.parametrize("event,message,reason", [
+    ("tty_input", {"data": "x" * 9000}, "terminal input must be text of 1 to 8192 characters"),
+    ("tty_input", {"data": 5}, "terminal input must be text"),
+    ("tty_resize", {"cols": "wide", "rows": 3}, "a terminal size is whole columns (2-500) and rows (2-200)"),
+    ("tty_resize", {"cols": 10_000, "rows": 30}, "a terminal size is whole columns"),
+    ("console", {"lesson": "overlay-attachable", "node": "worker1", "line": "docker attach alpine1", "cols": 0},
+     "a terminal size is whole columns"),
+])
+def test_bad_terminal_messages_get_a_clear_failure(app, event, message, reason):
+    _, client = _joined(app)
+    if event != "console":
+        client.emit("console", {"lesson": "overlay-attachable", "node": "worker1",
+                                "line": "docker attach alpine1"}, namespace="/lab")
+        _wait_for(client, "tty_open")
+    client.emit(event, message, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert reason in failures[0]["args"][0]["message"]
+
+
+def test_reloading_the_page_closes_the_terminal_it_left(app):
+    _, client = _joined(app)
+    client.emit("console", {"lesson": "overlay-attachable", "node": "worker1",
+                            "line": "docker attach alpine1"}, namespace="/lab")
+    _wait_for(client, "tty_open")
+    client.emit("join", {"lesson": "overlay-attachable", "lang": "en"}, namespace="/lab")
+    exits, _ = _wait_for(client, "tty_exit")
+    assert exits[0]["args"][0]["message"] == "the session was closed"
+
+
+def test_the_lesson_page_vendors_xterm_and_allows_its_styles_only_there(app):
+    client = app.test_client()
+    page = client.get("/lessons/overlay-attachable")
+    text = page.get_data(as_text=True)
+    assert "vendor/xterm/xterm.js" in text and "vendor/xterm/addon-fit.js" in text and "vendor/xterm/xterm.css" in text
+    assert "style-src 'self' 'unsafe-inline'" in page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in client.get("/").headers["Content-Security-Policy"]
+    for asset in ("xterm/xterm.js", "xterm/addon-fit.js", "xterm/xterm.css"):
+        assert client.get(f"/static/vendor/{asset}").status_code == 200
