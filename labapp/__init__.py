@@ -13,14 +13,16 @@ def create_app(config: dict | None = None):
     """The Flask app: config, the lab (sandboxes, store), pages and the Socket.IO namespace."""
     from flask import Flask
 
-    from .web import api, events, views
+    from .web import api, events, views, workshops
 
     app = Flask(__name__, template_folder=os.path.join(_ROOT, "templates"),
                 static_folder=os.path.join(_ROOT, "static"))
     data_dir = os.environ.get("LABAPP_DATA_DIR") or os.path.join(_ROOT, ".labapp")
     app.config.from_mapping(
         LABAPP_SETTINGS=None,
-        LABAPP_DB=os.path.join(data_dir, "labapp.db"),
+        LABAPP_DATA_DIR=data_dir,
+        # a SQLAlchemy URL or a file path (SQLite); see labapp/store.py
+        LABAPP_DB=os.environ.get("LABAPP_DATABASE_URL") or os.path.join(data_dir, "labapp.db"),
         LABAPP_SANDBOX_FACTORY=None,  # tests give a fake; the app makes real swarms
         LABAPP_KERNEL=None,  # tests give the probe's answer; the app asks the probe
         SESSION_COOKIE_HTTPONLY=True,
@@ -29,6 +31,10 @@ def create_app(config: dict | None = None):
         LABAPP_IDLE_MINUTES=float(os.environ.get("LABAPP_IDLE_MINUTES") or 30),
         LABAPP_MAX_SANDBOXES=int(os.environ.get("LABAPP_MAX_SANDBOXES") or 0),
         LABAPP_CREATES_PER_HOUR=int(os.environ.get("LABAPP_CREATES_PER_HOUR") or 20),
+        LABAPP_MAX_MINUTES=float(os.environ.get("LABAPP_MAX_MINUTES") or 180),  # a sandbox's longest life
+        LABAPP_WARN_MINUTES=float(os.environ.get("LABAPP_WARN_MINUTES") or 5),  # warn this long before
+        LABAPP_POOL_SIZE=int(os.environ.get("LABAPP_POOL_SIZE") or 1),  # standing warm pool, per shape
+        LABAPP_TRAINER_TOKEN=os.environ.get("LABAPP_TRAINER_TOKEN") or None,
     )
     if config:
         app.config.update(config)
@@ -36,6 +42,7 @@ def create_app(config: dict | None = None):
         or _instance_secret(data_dir)
     views.init_app(app)
     api.init_app(app)
+    workshops.init_app(app)
     events.init_app(app)
     return app
 

@@ -321,10 +321,21 @@ def cmd_lessons_run(args) -> int:
 def cmd_serve(args) -> int:
     from . import create_app
     from .web.events import socketio
+    from .web.workshops import trainer_token_note
 
     app = create_app()
     # SIGTERM ends the server like Ctrl-C does, so the sandboxes it made are destroyed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    found = app.extensions["labapp.start"]()
+    if found.get("error"):
+        print(f"labapp: could not look for this instance's sandboxes: {found['error']}", flush=True)
+    elif any(found.values()):
+        print(f"labapp: took back {len(found['adopted'])} learners' sandboxes and {len(found['pooled'])} "
+              f"pooled ones; removed {len(found['reaped'])} orphans", flush=True)
+    capacity = app.extensions["labapp.capacity"]
+    if capacity:
+        print(f"labapp: {capacity.explain()}", flush=True)
+    print(f"labapp: trainer token: {trainer_token_note(app)}", flush=True)
     print(f"labapp: serving on http://{args.host}:{args.port}/", flush=True)
     try:
         socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)

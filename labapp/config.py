@@ -50,6 +50,8 @@ class Settings:
     node_cpus: str = "1.0"
     subnet_pool: str = "172.29.0.0/16"
     subnet_prefix: str = "28"
+    node_memory_plan: str = "192m"  # what a node of a working learner takes (capacity planning)
+    sandboxes_per_core: str = "10"  # learners' sandboxes one CPU core carries (they mostly read)
     debian_suite: str = "bookworm"
     debian_mirror: str = ""
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "labapp")

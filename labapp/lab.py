@@ -14,6 +14,8 @@ from typing import Callable
 from .console import judge
 from .errors import LabappError, NodeDead
 from .lesson.model import Lesson
+from .backend import Backend, FactoryBackend
+from .pool import WarmPool
 from .runner import CommandRun, OnEvent, Runner
 from .sandbox.base import Sandbox, TtySession
 from .store import Store
@@ -60,20 +62,52 @@ class Seat:
     runs: dict[str, list[CommandRun]] = field(default_factory=dict)
     prepared: set[str] = field(default_factory=set)  # steps whose setup has run here
     tty: TtySession | None = None  # the open terminal session (docker attach, exec -it)
+    born: float = field(default_factory=time.monotonic)  # when its sandbox became ready
+    warned: str | None = None  # the expiry the learner was last warned of
+    last_verdict: dict | None = None
+    adopted: bool = False  # re-adopted after a restart: its steps are already done on it
+    output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
     active: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class Metrics:
+    """Counters for /metrics (Prometheus text format)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ready_seconds: list[float] = []  # from asking for a sandbox to having it ready
+        self.pool_hits = 0
+        self.steps_run = 0
+        self.checks = {"passed": 0, "failed": 0}
+        self.console_refusals = 0
+        self.reaped = {"idle": 0, "lifetime": 0, "orphan": 0, "ended": 0}
+
+    def add(self, name: str, key: str | None = None, amount: float = 1) -> None:
+        with self.lock:
+            if key is None:
+                setattr(self, name, getattr(self, name) + amount)
+            else:
+                getattr(self, name)[key] += amount
+
+
 class Lab:
-    def __init__(self, factory: SandboxFactory, kernel: Callable[[], dict], store: Store,
-                 max_sandboxes: int = 0, creates_per_hour: int = 20, idle_seconds: float = 1800):
-        self._factory = factory
+    def __init__(self, factory: SandboxFactory | Backend, kernel: Callable[[], dict], store: Store,
+                 max_sandboxes: int = 0, creates_per_hour: int = 20, idle_seconds: float = 1800,
+                 max_seconds: float = 0, warn_seconds: float = 300):
+        self.backend = factory if isinstance(factory, Backend) else FactoryBackend(factory)
+        self.pool: WarmPool | None = None  # set by the app when it keeps a warm pool
         self.max_sandboxes = max_sandboxes  # 0: no limit
         self.creates_per_hour = creates_per_hour
         self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds  # a sandbox's longest life (0: no limit)
+        self.warn_seconds = warn_seconds  # how long before the end a learner is warned
         self._creates: dict[str, list[float]] = {}
         self.kernel = kernel  # () -> the probe's booleans, asked once
         self.store = store
+        self.metrics = Metrics()
+        self.notify: Callable[[str, dict], None] = lambda learner, event: None  # to the learner's page
+        self.on_activity: Callable[[str], None] = lambda learner: None  # a trainer's dashboard redraws
         self._seats: dict[str, Seat] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -83,25 +117,40 @@ class Lab:
         with self._lock:
             return self._seats.setdefault(learner, Seat(learner))
 
-    def ensure_sandbox(self, learner: str, lesson: Lesson, on_progress: Callable[[str], None]) -> Sandbox:
-        """The learner's sandbox for LESSON, made (with progress stages) if there is none."""
+    def ensure_sandbox(self, learner: str, lesson: Lesson, on_progress: Callable[[str], None],
+                       fresh: bool = False, upto: str | None = None) -> Sandbox:
+        """The learner's sandbox for LESSON, made (with progress stages) if there is none.
+        FRESH replaces the one they have; UPTO brings a fresh one to that step (see _catch_up)."""
+        if upto is not None:
+            _step(lesson, upto)
         seat = self.seat(learner)
+        if fresh:
+            self.tty_close(learner)
         with seat.lock:
-            if seat.sandbox is not None and seat.lesson == lesson.slug:
+            if seat.sandbox is not None and seat.lesson == lesson.slug and not fresh:
                 return seat.sandbox
+            if seat.starting:
+                raise LabError("a sandbox is already starting for this learner; wait for it")
             self._admit(learner, replacing=seat.sandbox is not None)
             old, seat.sandbox, seat.starting, seat.runs = seat.sandbox, None, True, {}
         try:
             if old is not None:
+                self.store.let_go(learner, old.id)
                 old.destroy()
             if self._closed:
                 raise LabError("the lab is shutting down")
-            sandbox = self._factory(lesson, on_progress)
+            asked = time.monotonic()
+            sandbox = self.pool.take(lesson) if self.pool is not None else None
+            if sandbox is not None:
+                self.metrics.add("pool_hits")
+                on_progress("ready (from the warm pool)")
+            else:
+                sandbox = self.backend.create(lesson, on_progress)
             try:
                 if self._closed:
                     raise LabError("the lab is shutting down")
                 seat.prepared = set()
-                self._catch_up(seat, sandbox, lesson, on_progress)
+                self._catch_up(seat, sandbox, lesson, on_progress, upto)
             except BaseException:
                 sandbox.destroy()  # a sandbox that could not be caught up is nobody's
                 raise
@@ -109,9 +158,30 @@ class Lab:
             with self._settled:
                 seat.starting = False
                 self._settled.notify_all()
+        with self._lock:
+            self.metrics.ready_seconds.append(time.monotonic() - asked)
+        self.store.hold(learner, sandbox.id, lesson.slug)
         with seat.lock:
             seat.sandbox, seat.lesson, seat.active = sandbox, lesson.slug, time.monotonic()
+            seat.born, seat.warned = time.monotonic(), None
+        self.on_activity(learner)
         return sandbox
+
+    def live(self) -> int:
+        """Sandboxes held by learners or starting for them."""
+        with self._lock:
+            return sum(1 for s in self._seats.values() if s.sandbox is not None or s.starting)
+
+    def room(self) -> int:
+        """How many more sandboxes (learners' or pooled) the host may hold now."""
+        if not self.max_sandboxes:
+            return 1_000_000
+        pooled = self.pool.count() if self.pool is not None else 0
+        return self.max_sandboxes - self.live() - pooled
+
+    def starting(self) -> bool:
+        with self._lock:
+            return any(s.starting for s in self._seats.values())
 
     def _admit(self, learner: str, replacing: bool) -> None:
         """Refuse a new sandbox when the host is full or the learner asks too often."""
@@ -121,20 +191,21 @@ class Lab:
             wait = int((3600 - (now - recent[0])) // 60) + 1
             raise TooMany(f"you made {len(recent)} sandboxes in the last hour, the most allowed; "
                           f"try again in {wait} minutes")
-        with self._lock:
-            live = sum(1 for s in self._seats.values() if s.sandbox is not None or s.starting)
+        live = self.live()
         if self.max_sandboxes and not replacing and live >= self.max_sandboxes:
             idle_for = max((now - s.active for s in self._seats.values() if s.sandbox is not None), default=0)
             raise LabFull(max(1, int((self.idle_seconds - idle_for) // 60) + 1))
         self._creates[learner] = recent + [now]
 
-    def _catch_up(self, seat: Seat, sandbox: Sandbox, lesson: Lesson, on_progress) -> None:
+    def _catch_up(self, seat: Seat, sandbox: Sandbox, lesson: Lesson, on_progress, upto: str | None = None
+                  ) -> None:
         """Bring a fresh sandbox to where the learner is: replay the solutions of the steps
-        they passed, in order, then set up the first step they have not."""
+        they passed, in order, then set up the first step they have not. With UPTO (a
+        trainer's reset to a step), replay every step before it instead."""
         done = self.store.progress(seat.learner, lesson.slug)
         runner = self.runner(sandbox, lesson)
         for step in lesson.steps:
-            if done.get(step.id) != "passed":
+            if (step.id == upto) if upto else done.get(step.id) != "passed":
                 self._prepare(seat, runner, step)
                 return
             on_progress(f"replaying step {step.id}")
@@ -177,7 +248,7 @@ class Lab:
         step = _step(lesson, step_id)
         if not 0 <= index < len(step.blocks):
             raise NotFound(f"step '{step_id}' has no command block {index}")
-        runner = self.runner(sandbox, lesson, on_event)
+        runner = self.runner(sandbox, lesson, _tee(seat, on_event))
         self._prepare(seat, runner, step)
         seat.active = time.monotonic()
         block = step.blocks[index]
@@ -185,6 +256,8 @@ class Lab:
             raise LabError("this block is not for this lab host (see the note in the step)")
         runs = runner.run_blocks(step, (block,))
         seat.runs.setdefault(step_id, []).extend(runs)
+        self.metrics.add("steps_run")
+        self.on_activity(learner)
         return runs
 
     def check(self, learner: str, lesson: Lesson, step_id: str) -> dict:
@@ -196,7 +269,11 @@ class Lab:
         seat.active = time.monotonic()
         results = runner.check(step, seat.runs.get(step_id, []))
         passed = bool(results) and all(r.passed for r in results)
-        self.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed")
+        self.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed",
+                          [r.name for r in results if not r.passed])
+        self.metrics.add("checks", "passed" if passed else "failed")
+        seat.last_verdict = {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
+        self.on_activity(learner)
         return {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
 
     def console(self, learner: str, lesson: Lesson, node: str, line: str, on_event: OnEvent,
@@ -209,6 +286,7 @@ class Lab:
         """
         verdict = judge(line)
         if not verdict.allowed:
+            self.metrics.add("console_refusals")
             return {"allowed": False, "reason": verdict.reason}
         if verdict.interactive and terminal is None:
             return {"allowed": False, "reason": "an interactive session (docker attach, exec -it) needs "
@@ -218,7 +296,7 @@ class Lab:
         seat.active = time.monotonic()
         if verdict.interactive:
             return self._open_tty(seat, sandbox, node, line.strip(), terminal, on_event)
-        result = self.runner(sandbox, lesson, on_event).run_command(None, node, line, CONSOLE_TIMEOUT)
+        result = self.runner(sandbox, lesson, _tee(seat, on_event)).run_command(None, node, line, CONSOLE_TIMEOUT)
         return {"allowed": True, "exit_code": result.exit_code}
 
     def _open_tty(self, seat: Seat, sandbox: Sandbox, node: str, line: str, terminal: tuple[int, int],
@@ -278,33 +356,127 @@ class Lab:
             raise LabError("no sandbox yet: its map appears once it is ready")
         return network_map(seat.sandbox)
 
-    def release(self, learner: str) -> None:
-        """Destroy the learner's sandbox (Reset; progress is kept)."""
+    def release(self, learner: str, reason: str | None = None) -> None:
+        """Destroy the learner's sandbox (Reset, expiry, the end of a workshop; progress is
+        kept). With REASON, the learner's page is told why."""
         seat = self.seat(learner)
         self.tty_close(learner)
         with seat.lock:
             sandbox, seat.sandbox, seat.lesson, seat.runs = seat.sandbox, None, None, {}
         if sandbox is not None:
+            self.store.let_go(learner, sandbox.id)
             sandbox.destroy()
+            if reason:
+                self.notify(learner, {"type": "expired", "reason": reason})
 
-    def reap(self, idle_seconds: float) -> list[str]:
-        """Destroy the sandboxes nobody has used for IDLE_SECONDS; return their learners.
-        Progress is kept: a learner who comes back gets a fresh sandbox brought to their step."""
+    def expiry(self, seat: Seat, now: float) -> tuple[float, str] | None:
+        """(seconds left, why) for the first limit SEAT's sandbox will reach, or None."""
+        ends = [(self.idle_seconds - (now - seat.active), "idle")]
+        if self.max_seconds:
+            ends.append((self.max_seconds - (now - seat.born), "lifetime"))
+        return min(ends) if ends else None
+
+    def reap(self, idle_seconds: float | None = None) -> list[str]:
+        """Destroy the sandboxes past their idle or maximum lifetime, telling their learners
+        why; warn those within warn_seconds of it. Return the learners reaped. Progress is
+        kept: a learner who comes back gets a fresh sandbox brought to their step."""
+        if idle_seconds is not None:
+            self.idle_seconds = idle_seconds
         now = time.monotonic()
-        idle = [s.learner for s in list(self._seats.values())
-                if s.sandbox is not None and now - s.active > idle_seconds]
-        for learner in idle:
-            self.release(learner)
-        return idle
+        reaped = []
+        for seat in list(self._seats.values()):
+            if seat.sandbox is None or seat.starting:
+                continue
+            end = self.expiry(seat, now)
+            if end is None:
+                continue
+            left, why = end
+            if left <= 0:
+                reaped.append(seat.learner)
+                self.metrics.add("reaped", why)
+                self.release(seat.learner, _EXPIRED[why].format(minutes=self._limit_minutes(why)))
+            elif left <= self.warn_seconds and seat.warned != why:
+                seat.warned = why
+                minutes = max(1, int(left // 60))
+                self.notify(seat.learner, {"type": "lifetime", "reason": why, "seconds_left": int(left),
+                                           "message": _WARN[why].format(minutes=minutes)})
+        return reaped
+
+    def _limit_minutes(self, why: str) -> int:
+        return int((self.idle_seconds if why == "idle" else self.max_seconds) // 60)
+
+    def readopt(self) -> dict:
+        """After a restart: give learners back the sandboxes the store says they held, put
+        pooled ones back in the pool, and destroy the rest of this instance's sandboxes
+        (orphans: one that was starting when the app stopped, say)."""
+        held = self.store.holdings()
+        found = {"adopted": [], "pooled": [], "reaped": []}
+        seen = set()
+        for entry in self.backend.existing():
+            sid = entry["id"]
+            seen.add(sid)
+            running = all(n["status"] == "running" for n in entry["nodes"]) and entry["nodes"]
+            if sid in held and running:
+                owner = held[sid]
+                seat = self.seat(owner["learner"])
+                with seat.lock:
+                    seat.sandbox, seat.lesson = self.backend.attach(sid), owner["lesson"]
+                    seat.active = seat.born = time.monotonic()
+                    seat.adopted = True
+                found["adopted"].append(sid)
+            elif entry["pooled"] and running and self.pool is not None:
+                self.pool.adopt(self.backend.attach(sid), entry["shape"], entry["created"] or time.time())
+                found["pooled"].append(sid)
+            else:
+                self.backend.destroy(sid)
+                self.metrics.add("reaped", "orphan")
+                found["reaped"].append(sid)
+        for sid, owner in held.items():
+            if sid not in seen or sid in found["reaped"]:
+                self.store.let_go(owner["learner"], sid)
+        return found
 
     def shutdown(self, wait: float = 120) -> None:
-        """Destroy every sandbox, after waiting (up to WAIT s) for those still starting, so
-        that none outlives the app."""
+        """Destroy every sandbox (pooled ones too), after waiting (up to WAIT s) for those
+        still starting, so that none outlives the app."""
         with self._settled:
             self._closed = True
             self._settled.wait_for(lambda: not any(s.starting for s in self._seats.values()), timeout=wait)
+        if self.pool is not None:
+            self.pool.stop()
         for learner in list(self._seats):
             self.release(learner)
+
+
+OUTPUT_KEPT = 300  # pieces of output kept per learner for the trainer's read-only view
+
+
+def _tee(seat: Seat, on_event: OnEvent) -> OnEvent:
+    """ON_EVENT, also keeping the end of the output in SEAT (the trainer may look at it)."""
+    def tee(event: dict) -> None:
+        if event["type"] == "command":
+            seat.output.append(f"\n[{event['node']}] $ {event['command']}\n")
+        elif event["type"] == "output":
+            seat.output.append(event["text"])
+        elif event["type"] == "exit":
+            seat.output.append(f"(exit {event['exit_code']})\n")
+        del seat.output[:-OUTPUT_KEPT]
+        on_event(event)
+    return tee
+
+
+_WARN = {
+    "idle": "your sandbox has been idle; it will be removed in {minutes} min unless you run something "
+            "(your progress is kept)",
+    "lifetime": "your sandbox reaches its maximum lifetime in {minutes} min; it will then be removed "
+                "(your progress is kept: open the lesson again for a fresh one)",
+}
+_EXPIRED = {
+    "idle": "your sandbox was removed after {minutes} min without use; your progress is kept: "
+            "press Reset sandbox or reload for a fresh one at your step",
+    "lifetime": "your sandbox reached its maximum lifetime ({minutes} min) and was removed; your progress "
+                "is kept: press Reset sandbox or reload for a fresh one at your step",
+}
 
 
 def explain(exc: LabappError) -> tuple[int, str]:

@@ -1,52 +1,181 @@
-"""Progress that outlives a request: which steps a learner has passed (SQLite)."""
+"""What outlives a request and a restart: learners' progress and check attempts, which
+sandbox each learner holds, and workshops. SQLite by default; any SQLAlchemy URL works
+(LABAPP_DATABASE_URL, e.g. postgresql+psycopg://user@host/labapp with its driver installed).
+"""
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 import time
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS progress (
-    learner TEXT NOT NULL,
-    lesson TEXT NOT NULL,
-    step TEXT NOT NULL,
-    status TEXT NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (learner, lesson, step)
-);
-"""
+import sqlalchemy as sa
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from .errors import LabappError
+
+metadata = sa.MetaData()
+
+progress = sa.Table(
+    "progress", metadata,
+    sa.Column("learner", sa.String(64), primary_key=True),
+    sa.Column("lesson", sa.String(128), primary_key=True),
+    sa.Column("step", sa.String(128), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("learner", sa.String(64), nullable=False, index=True),
+    sa.Column("lesson", sa.String(128), nullable=False),
+    sa.Column("step", sa.String(128), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("failed_checks", sa.Text, nullable=False, default=""),  # names, one per line
+    sa.Column("at", sa.Float, nullable=False),
+)
+seats = sa.Table(  # which sandbox a learner holds now: re-adopted after a restart
+    "seats", metadata,
+    sa.Column("learner", sa.String(64), primary_key=True),
+    sa.Column("sandbox", sa.String(32), nullable=False, unique=True),
+    sa.Column("lesson", sa.String(128), nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+workshops = sa.Table(
+    "workshops", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("code", sa.String(16), nullable=False, unique=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("lessons", sa.Text, nullable=False),  # slugs, one per line
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("starts", sa.Float, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("ended", sa.Float, nullable=True),
+)
+participants = sa.Table(
+    "participants", metadata,
+    sa.Column("workshop", sa.String(32), primary_key=True),
+    sa.Column("learner", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("joined", sa.Float, nullable=False),
+    sa.Column("left", sa.Float, nullable=True),
+    sa.UniqueConstraint("workshop", "name", name="one_name_per_workshop"),
+)
+
+
+def database_url(value: str) -> str:
+    """A SQLAlchemy URL from VALUE: a URL stays; a file path becomes sqlite:///PATH."""
+    if "://" in value:
+        return value
+    if value == ":memory:":
+        return "sqlite://"
+    os.makedirs(os.path.dirname(os.path.abspath(value)), exist_ok=True)
+    return f"sqlite:///{os.path.abspath(value)}"
+
+
+class StoreError(LabappError):
+    """The database cannot be opened or used."""
+
+    hint = "check LABAPP_DATABASE_URL (a SQLAlchemy URL, e.g. sqlite:////var/lib/labapp/labapp.db)"
 
 
 class Store:
-    """A small progress store; one SQLite file, safe to use from several threads."""
+    """The app's tables behind one SQLAlchemy engine; safe to use from several threads."""
 
-    def __init__(self, path: str):
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.executescript(_SCHEMA)
+    def __init__(self, url_or_path: str):
+        url = database_url(url_or_path)
+        try:
+            kwargs = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
+            if url == "sqlite://":
+                kwargs["poolclass"] = sa.pool.StaticPool  # one in-memory database, not one per thread
+            self.engine = sa.create_engine(url, **kwargs)
+            if url.startswith("sqlite"):
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            metadata.create_all(self.engine)
+        except (ArgumentError, NoSuchModuleError, OperationalError, ImportError) as exc:
+            raise StoreError(f"cannot open the database {_safe(url)}: {exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0]}") from None
+        self.url = url
+
+    # --- progress -----------------------------------------------------------------------
 
     def progress(self, learner: str, lesson: str) -> dict[str, str]:
         """{step id: status} for LEARNER in LESSON."""
-        with self._lock:
-            rows = self._db.execute("SELECT step, status FROM progress WHERE learner = ? AND lesson = ?",
-                                    (learner, lesson)).fetchall()
-        return dict(rows)
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(progress.c.step, progress.c.status).where(
+                progress.c.learner == learner, progress.c.lesson == lesson)).all()
+        return {step: status for step, status in rows}
 
-    def record(self, learner: str, lesson: str, step: str, status: str) -> None:
-        """Remember STATUS ('passed' or 'failed') for a step; a pass is never undone by a
-        later failure (a learner who broke the swarm afterwards still did the step)."""
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO progress (learner, lesson, step, status, updated) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (learner, lesson, step) DO UPDATE SET "
-                "status = CASE WHEN progress.status = 'passed' THEN 'passed' ELSE excluded.status END, "
-                "updated = excluded.updated",
-                (learner, lesson, step, status, time.time()))
+    def record(self, learner: str, lesson: str, step: str, status: str, failed_checks=()) -> None:
+        """Remember STATUS ('passed' or 'failed') for a step, and the attempt; a pass is never
+        undone by a later failure (a learner who broke the swarm afterwards still did it)."""
+        now = time.time()
+        with self.engine.begin() as db:
+            old = db.execute(sa.select(progress.c.status).where(
+                progress.c.learner == learner, progress.c.lesson == lesson, progress.c.step == step)).scalar()
+            if old is None:
+                db.execute(progress.insert().values(learner=learner, lesson=lesson, step=step,
+                                                    status=status, updated=now))
+            else:
+                db.execute(progress.update().where(
+                    progress.c.learner == learner, progress.c.lesson == lesson, progress.c.step == step
+                ).values(status="passed" if old == "passed" else status, updated=now))
+            db.execute(attempts.insert().values(learner=learner, lesson=lesson, step=step,
+                                                passed=status == "passed",
+                                                failed_checks="\n".join(failed_checks), at=now))
+
+    def attempts(self, learners) -> list[dict]:
+        """Every check attempt of LEARNERS, oldest first."""
+        learners = list(learners)
+        if not learners:
+            return []
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(attempts).where(attempts.c.learner.in_(learners))
+                              .order_by(attempts.c.id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def all_progress(self, learners) -> list[dict]:
+        learners = list(learners)
+        if not learners:
+            return []
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(progress).where(progress.c.learner.in_(learners))).mappings().all()
+        return [dict(r) for r in rows]
+
+    # --- seats: who holds which sandbox ---------------------------------------------------
+
+    def hold(self, learner: str, sandbox: str, lesson: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(seats.delete().where(sa.or_(seats.c.learner == learner, seats.c.sandbox == sandbox)))
+            db.execute(seats.insert().values(learner=learner, sandbox=sandbox, lesson=lesson, created=time.time()))
+
+    def let_go(self, learner: str, sandbox: str | None = None) -> None:
+        with self.engine.begin() as db:
+            where = seats.c.learner == learner
+            if sandbox is not None:
+                where = sa.and_(where, seats.c.sandbox == sandbox)
+            db.execute(seats.delete().where(where))
+
+    def holdings(self) -> dict[str, dict]:
+        """{sandbox id: {learner, lesson, created}} for every sandbox a learner holds."""
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(seats)).mappings().all()
+        return {r["sandbox"]: {"learner": r["learner"], "lesson": r["lesson"], "created": r["created"]}
+                for r in rows}
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _safe(url: str) -> str:
+    """URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

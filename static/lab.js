@@ -104,6 +104,24 @@
     });
   });
 
+  // Workshop messages and the sandbox's lifetime: shown in a banner that screen readers announce.
+  function banner(text, cls) {
+    const box = document.getElementById("banner");
+    box.hidden = false;
+    box.className = "banner" + (cls ? " " + cls : "");
+    box.textContent = text;
+  }
+  socket.on("workshop", ev => {
+    const left = Math.max(0, Math.round((ev.ends - Date.now() / 1000) / 60));
+    document.getElementById("workshop-bar").textContent = `${ev.title} · ${left} min`;
+  });
+  socket.on("broadcast", ev => banner(`${ev.workshop}: ${ev.message}`));
+  socket.on("lifetime", ev => banner(ev.message));
+  socket.on("expired", ev => {
+    banner(ev.reason, "ended");
+    status.textContent = ev.reason;
+    lab.dataset.sandbox = "expired";
+  });
   socket.on("refused", ev => {
     document.getElementById("console-refused").textContent = ev.reason;
     setBusy(false);

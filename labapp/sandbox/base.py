@@ -11,6 +11,8 @@ LABEL = "labapp.sandbox"
 LABEL_NODE = "labapp.node"
 LABEL_ROLE = "labapp.role"
 LABEL_CREATED = "labapp.created"
+LABEL_OWNER = "labapp.owner"  # the app instance (its data directory) that made the sandbox
+LABEL_POOL = "labapp.pool"  # "1" on sandboxes made ahead for the warm pool
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from ..config import NodeLimits, Settings
 from ..engine import CONNECTION_ERRORS
 from ..errors import (ExecError, LabappError, NodeDead, SandboxCreateError, SandboxError,
                       SandboxNotFound)
-from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_ROLE, ExecResult, Execution, Node,
-                   NodeState, Sandbox, SandboxState, TtySession)
+from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_OWNER, LABEL_POOL, LABEL_ROLE, ExecResult,
+                   Execution, Node, NodeState, Sandbox, SandboxState, TtySession)
 from .execstream import Chunk, OutputDecoder, start_exec
 from .images import node_bundle, node_image_ref, require_images
 from .nodeclient import node_client
@@ -90,7 +90,8 @@ class SwarmSandbox(Sandbox):
     @classmethod
     def create(cls, client: docker.DockerClient, settings: Settings | None = None, *,
                nodes: int = 3, managers: int = 1, limits: NodeLimits | None = None,
-               progress: Progress | None = None, sandbox_id: str | None = None) -> "SwarmSandbox":
+               progress: Progress | None = None, sandbox_id: str | None = None,
+               labels: dict[str, str] | None = None) -> "SwarmSandbox":
         """Make a ready swarm: nodes up, lesson images loaded, swarm formed, all nodes Ready.
 
         On any failure everything made so far is removed and SandboxCreateError says
@@ -106,7 +107,7 @@ class SwarmSandbox(Sandbox):
         bundle = node_bundle(client, settings)
         sid = sandbox_id or new_sandbox_id()
         created = time.time()
-        labels = {LABEL: sid, LABEL_CREATED: str(int(created))}
+        labels = {**(labels or {}), LABEL: sid, LABEL_CREATED: str(int(created))}
         sandbox = cls(client, sid, [], created)
         try:
             say("network")
@@ -156,7 +157,8 @@ class SwarmSandbox(Sandbox):
         by_id: dict[str, dict] = {}
         for c in client.api.containers(all=True, filters={"label": LABEL_NODE}):
             sid = c["Labels"].get(LABEL)
-            entry = by_id.setdefault(sid, {"id": sid, "created": None, "nodes": []})
+            entry = by_id.setdefault(sid, {"id": sid, "created": None, "nodes": [], "labels": {
+                k: v for k, v in c["Labels"].items() if k in (LABEL_OWNER, LABEL_POOL)}})
             created = float(c["Labels"].get(LABEL_CREATED, 0) or 0)
             entry["created"] = min(filter(None, (entry["created"], created)), default=created)
             node = _node_from_labels(c)

@@ -221,16 +221,20 @@ def _op(summary, body=None, ok="OK", errors=(404, 409)):
     return op
 
 
-_ERRORS = {400: "a malformed request", 403: "another origin", 404: "no such lesson, step or block",
+_ERRORS = {400: "a malformed request", 401: "no trainer credentials", 403: "another origin or a wrong trainer token",
+           410: "the workshop has ended", 404: "no such lesson, step or block",
            409: "the sandbox is not ready", 415: "not JSON", 422: "the console refused the line (with the reason)",
            429: "too many sandboxes asked for", 503: "the lab is full (Retry-After) or the engine is away"}
 _SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 _STEP = {"name": "step", "in": "path", "required": True, "schema": {"type": "string"}}
+_WID = {"name": "wid", "in": "path", "required": True, "schema": {"type": "string"}}
+_LEARNER = {"name": "learner", "in": "path", "required": True, "schema": {"type": "string"}}
 OPENAPI = {
     "openapi": "3.0.3",
     "info": {"title": "labapp API", "version": "0.1.0",
-             "description": "Lessons, the learner's sandbox, steps, checks and the console. The learner is the "
-                            "session cookie; POST and DELETE need JSON from the same origin."},
+             "description": "Lessons, the learner's sandbox, steps, checks and the console; workshops. The "
+                            "learner is the session cookie; POST and DELETE need JSON from the same origin. "
+                            "Workshop routes need the trainer: 'Authorization: Bearer TOKEN'."},
     "paths": {
         "/api/lessons": {"get": _op("List the lessons", errors=())},
         "/api/lessons/{slug}": {"parameters": [_SLUG], "get": _op("A lesson: its steps, blocks and checks for this host", errors=(404,))},
@@ -252,6 +256,34 @@ OPENAPI = {
                   "properties": {"node": {"type": "string"}, "line": {"type": "string"}}},
             errors=(400, 403, 404, 409, 415, 422))},
         "/api/status": {"get": _op("The lab host: engine, images, sandboxes", errors=())},
+        "/api/workshops": {
+            "get": _op("The trainer's workshops", errors=(401, 403)),
+            "post": _op("Create a workshop (trainer): refused with the host's numbers when it does not fit",
+                        body={"type": "object", "required": ["title", "lessons", "capacity"], "properties": {
+                            "title": {"type": "string"}, "lessons": {"type": "array", "items": {"type": "string"}},
+                            "capacity": {"type": "integer"}, "minutes": {"type": "integer"},
+                            "starts": {"type": "number", "description": "seconds since the epoch; now if left out"}}},
+                        ok="Created: id, code, link", errors=(400, 401, 403, 409, 415))},
+        "/api/workshops/{wid}": {"parameters": [_WID], "get": _op(
+            "The live roster: each learner's step, verdicts, time on the step, stuck mark", errors=(401, 403, 404))},
+        "/api/workshops/{wid}/end": {"parameters": [_WID], "post": _op(
+            "End the workshop: every sandbox destroyed, results kept", errors=(401, 403, 404, 410))},
+        "/api/workshops/{wid}/broadcast": {"parameters": [_WID], "post": _op(
+            "Send a message to every learner's page", body={"type": "object", "required": ["message"],
+                                                          "properties": {"message": {"type": "string"}}},
+            errors=(400, 401, 403, 404, 410))},
+        "/api/workshops/{wid}/learners/{learner}/reset": {"parameters": [_WID, _LEARNER], "post": _op(
+            "Give a learner a fresh sandbox at their step (or at 'step', replaying those before)",
+            body={"type": "object", "properties": {"step": {"type": "string"}}}, ok="Accepted",
+            errors=(400, 401, 403, 404, 409, 410))},
+        "/api/workshops/{wid}/results.csv": {"parameters": [_WID], "get": _op(
+            "Results as CSV: one row per learner and step", errors=(401, 403, 404))},
+        "/api/workshops/{wid}/results.json": {"parameters": [_WID], "get": _op(
+            "Results as JSON", errors=(401, 403, 404))},
+        "/api/join": {"post": _op("Join a workshop by its code with a display name (the learner is the cookie)",
+                                  body={"type": "object", "required": ["code", "name"], "properties": {
+                                      "code": {"type": "string"}, "name": {"type": "string"}}},
+                                  errors=(400, 404, 409, 410, 415))},
         "/api/openapi.json": {"get": _op("This document", errors=())},
     },
     "components": {"schemas": {"Error": {"type": "object", "required": ["error"],

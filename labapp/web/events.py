@@ -19,6 +19,27 @@ def init_app(app) -> None:
     # Same origin only (Flask-SocketIO's default), WebSocket first.
     socketio.init_app(app, async_mode="threading", max_http_buffer_size=64 * 1024)
     socketio.on_namespace(LabNamespace("/lab"))
+    socketio.on_namespace(TrainerNamespace("/trainer"))
+    lab = app.extensions["labapp.lab"]
+    shops = app.extensions["labapp.workshops"]
+
+    def notify(learner, event):
+        socketio.emit(event["type"], event, to=learner, namespace="/lab")
+
+    def changed(wid):
+        with app.app_context():
+            try:
+                socketio.emit("roster", shops.roster(wid), to=f"workshop:{wid}", namespace="/trainer")
+            except Exception:  # a picture for the trainer; never fail the learner's request
+                app.logger.warning("roster update failed for %s", wid, exc_info=True)
+
+    def activity(learner):
+        workshop = shops.of_learner(learner)
+        if workshop is not None:
+            changed(workshop["id"])
+    lab.notify = notify
+    lab.on_activity = activity
+    shops.on_change = changed
 
 
 def _field(data, name, kind=str):
@@ -90,6 +111,12 @@ class LabNamespace(Namespace):
             send = self._forward(learner)
             app = current_app._get_current_object()
             emit("progress", {"lesson": lesson.slug, "steps": lab.store.progress(learner, lesson.slug)})
+            workshop = current_app.extensions["labapp.workshops"].of_learner(learner)
+            if workshop is not None:
+                emit("workshop", {"title": workshop["title"], "ends": workshop["ends"]})
+            if lab.status(learner)["state"] == "starting":
+                emit("sandbox", {"type": "sandbox", "stage": "starting"})
+                return  # the start under way reports to this page too (same learner room)
 
             def start():
                 with app.app_context():
@@ -160,4 +187,69 @@ class LabNamespace(Namespace):
             lab.release(learner)
             emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
             self.on_join(data)
+        self._guard(handle, data)
+
+
+class TrainerNamespace(Namespace):
+    """The trainer's dashboard: the roster live, a learner's map and output read-only,
+    reset, broadcast and end. Only a signed-in trainer may connect."""
+
+    def on_connect(self, auth=None):
+        from .workshops import trainer_state
+
+        if trainer_state() != "ok":
+            return False
+
+    def _guard(self, handler, data):
+        try:
+            handler(data if isinstance(data, dict) else {})
+        except LabappError as exc:
+            emit("failure", {"message": explain(exc)[1]})
+        except Exception:  # nothing crashes the dashboard
+            current_app.logger.exception("trainer event failed")
+            emit("failure", {"message": "that did not work (an internal error, logged on the server)"})
+
+    def _shops(self):
+        return current_app.extensions["labapp.workshops"]
+
+    def on_watch(self, data):
+        def handle(data):
+            wid = _field(data, "workshop")
+            roster = self._shops().roster(wid)
+            join_room(f"workshop:{wid}")
+            emit("roster", roster)
+        self._guard(handle, data)
+
+    def on_learner(self, data):
+        def handle(data):
+            wid, learner = _field(data, "workshop"), _field(data, "learner")
+            person = self._shops().person(wid, learner)
+            lab = current_app.extensions["labapp.lab"]
+            seat = lab.seat(learner)
+            try:
+                picture = lab.network_map(learner)
+            except LabappError as exc:
+                picture = {"error": str(exc)}
+            emit("learner", {"learner": learner, "name": person["name"], "map": picture,
+                             "output": "".join(seat.output), "verdict": seat.last_verdict})
+        self._guard(handle, data)
+
+    def on_reset(self, data):
+        def handle(data):
+            step = data.get("step") or None
+            answer = self._shops().reset(_field(data, "workshop"), _field(data, "learner"), step)
+            emit("notice", {"message": f"resetting {answer['name']}'s sandbox"
+                            + (f" to step {step}" if step else " at their step")})
+        self._guard(handle, data)
+
+    def on_broadcast(self, data):
+        def handle(data):
+            sent = self._shops().broadcast(_field(data, "workshop"), _field(data, "message"))
+            emit("notice", {"message": f"sent to {sent} learners"})
+        self._guard(handle, data)
+
+    def on_end(self, data):
+        def handle(data):
+            ended = self._shops().end(_field(data, "workshop"))
+            emit("notice", {"message": f"the workshop '{ended['title']}' has ended; its sandboxes are removed"})
         self._guard(handle, data)

@@ -2,20 +2,24 @@
 from __future__ import annotations
 
 import html
-import os
+import logging
 import re
 import secrets
+import time
 
 import markdown
 import nh3
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, session
 from markupsafe import Markup
 
+from ..backend import SwarmBackend, instance_id, shape
+from ..capacity import Capacity, host_capacity
 from ..config import Settings
 from ..errors import LabappError
 from ..lab import Lab
 from ..lesson.catalog import load_catalog
 from ..lesson.model import Lesson, Step, condition_holds
+from ..pool import WarmPool
 from ..store import Store
 
 bp = Blueprint("views", __name__)
@@ -39,6 +43,34 @@ UI = {
     "map": {"en": "Network map", "ko": "네트워크 지도"},
     "network": {"en": "network", "ko": "네트워크"},
     "terminal": {"en": "Terminal", "ko": "터미널"},
+    "join": {"en": "Join a workshop", "ko": "워크숍 참가"},
+    "join_button": {"en": "Join", "ko": "참가"},
+    "code": {"en": "Join code", "ko": "참가 코드"},
+    "display_name": {"en": "Your name (shown to the trainer)", "ko": "이름 (강사에게 보입니다)"},
+    "trainer": {"en": "Trainer", "ko": "강사"},
+    "token": {"en": "Trainer token", "ko": "강사 토큰"},
+    "sign_in": {"en": "Sign in", "ko": "로그인"},
+    "workshops": {"en": "Workshops", "ko": "워크숍"},
+    "new_workshop": {"en": "New workshop", "ko": "새 워크숍"},
+    "title": {"en": "Title", "ko": "제목"},
+    "lessons": {"en": "Lessons", "ko": "레슨"},
+    "capacity": {"en": "Learners (capacity)", "ko": "인원 (정원)"},
+    "duration": {"en": "Duration (minutes)", "ko": "시간 (분)"},
+    "starts_in": {"en": "Starts in (minutes)", "ko": "시작까지 (분)"},
+    "create": {"en": "Create", "ko": "만들기"},
+    "roster": {"en": "Learners", "ko": "참가자"},
+    "step": {"en": "Step", "ko": "단계"},
+    "on_step": {"en": "On step", "ko": "단계 시간"},
+    "checks": {"en": "Checks", "ko": "확인"},
+    "sandbox": {"en": "Sandbox", "ko": "샌드박스"},
+    "actions": {"en": "Actions", "ko": "작업"},
+    "view": {"en": "View", "ko": "보기"},
+    "broadcast": {"en": "Message to everyone", "ko": "전체 메시지"},
+    "send": {"en": "Send", "ko": "보내기"},
+    "end": {"en": "End workshop", "ko": "워크숍 종료"},
+    "export": {"en": "Results", "ko": "결과"},
+    "stuck": {"en": "stuck", "ko": "막힘"},
+    "workshop": {"en": "Workshop", "ko": "워크숍"},
     "close": {"en": "Close", "ko": "닫기"},
     "terminal_help": {"en": "Keys go to the session. Ctrl-P Ctrl-Q detaches from docker attach; "
                       "Close ends the session and gives the keyboard back to the console line.",
@@ -64,40 +96,58 @@ def init_app(app) -> None:
     app.after_request(_security_headers)
     store = Store(app.config["LABAPP_DB"])
     idle = float(app.config.get("LABAPP_IDLE_MINUTES", 30)) * 60
-    app.extensions["labapp.lab"] = Lab(
-        _factory(app), _kernel(app), store, idle_seconds=idle or 1800,
-        max_sandboxes=int(app.config.get("LABAPP_MAX_SANDBOXES") or _host_capacity(app)),
-        creates_per_hour=int(app.config.get("LABAPP_CREATES_PER_HOUR", 20)))
+    capacity = _host_capacity(app)
+    the_lab = Lab(
+        _backend(app), _kernel(app), store, idle_seconds=idle or 1800,
+        max_sandboxes=capacity.sandboxes if capacity else 0,
+        creates_per_hour=int(app.config.get("LABAPP_CREATES_PER_HOUR", 20)),
+        max_seconds=float(app.config.get("LABAPP_MAX_MINUTES", 0)) * 60,
+        warn_seconds=float(app.config.get("LABAPP_WARN_MINUTES", 5)) * 60)
+    app.extensions["labapp.lab"] = the_lab
+    app.extensions["labapp.capacity"] = capacity
     app.extensions["labapp.catalog"] = load_catalog()
-    if idle > 0 and not app.testing:
-        _start_reaper(app.extensions["labapp.lab"], idle)
+    standing = {}
+    for versions in app.extensions["labapp.catalog"].lessons.values():
+        first = versions.get("en") or next(iter(versions.values()))
+        standing.setdefault(shape(first), first)
+    the_lab.pool = WarmPool(the_lab.backend, standing, int(app.config.get("LABAPP_POOL_SIZE", 0)),
+                            room=the_lab.room, busy=the_lab.starting)
+    app.extensions["labapp.start"] = lambda: _start(app)
 
 
-def _host_capacity(app) -> int:
-    """How many 3-node sandboxes fit in this host's memory (80 % of it, at the node memory
-    limit); 0 (no limit) when the host cannot be asked (tests give their own)."""
-    if app.config["LABAPP_SANDBOX_FACTORY"]:
-        return 0
+def _start(app) -> dict:
+    """What `labapp serve` does before it serves: take back this instance's sandboxes
+    (learners', pooled) or reap the orphans, then start the pool filler and the reaper."""
+    the_lab = app.extensions["labapp.lab"]
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
-    settings = app_settings(app)
-    return max(1, int(total * 0.8 // (3 * settings.limits().memory)))
+        found = the_lab.readopt()
+    except LabappError as exc:
+        found = {"error": str(exc)}
+    the_lab.pool.start()
+    _start_reaper(the_lab, min(60.0, the_lab.idle_seconds / 4))
+    return found
 
 
-def _start_reaper(the_lab: Lab, idle_seconds: float) -> None:
-    """Destroy idle sandboxes in the background, once a minute (progress is kept)."""
+def _host_capacity(app) -> Capacity | None:
+    """The host's capacity (labapp/capacity.py); None (no limit) in tests with a fake factory
+    unless they set LABAPP_MAX_SANDBOXES."""
+    override = int(app.config.get("LABAPP_MAX_SANDBOXES") or 0)
+    if app.config["LABAPP_SANDBOX_FACTORY"] and not override:
+        return None
+    return host_capacity(app_settings(app), override=override)
+
+
+def _start_reaper(the_lab: Lab, every: float) -> None:
+    """Reap expired sandboxes (warning learners before) in the background."""
     import threading
 
-    stop = threading.Event()
-
     def loop():
-        while not stop.wait(min(60.0, idle_seconds)):
+        while True:
+            time.sleep(max(5.0, every))
             try:
-                the_lab.reap(idle_seconds)
-            except LabappError:
-                pass  # the engine is away; the next round tries again
+                the_lab.reap()
+            except Exception:  # noqa: BLE001 - the engine is away; the next round tries again
+                logging.getLogger(__name__).warning("a reaper round failed", exc_info=True)
     threading.Thread(target=loop, name="labapp-reaper", daemon=True).start()
 
 
@@ -218,22 +268,12 @@ def not_found(_error):
     return render_template("error.html", message="There is no such page or lesson.", lang=language()), 404
 
 
-def _factory(app):
-    """How the lab makes a learner's sandbox: the app's fake in tests, a real swarm otherwise."""
+def _backend(app):
+    """Where the lab's sandboxes come from: the app's fake factory in tests, real swarms
+    labelled with this instance's id otherwise."""
     if app.config["LABAPP_SANDBOX_FACTORY"]:
         return app.config["LABAPP_SANDBOX_FACTORY"]
-    holder = {}
-
-    def make(lesson, progress):
-        from ..engine import connect
-        from ..sandbox import SwarmSandbox
-
-        if "client" not in holder:
-            holder["client"] = connect()
-        settings = app_settings(app)
-        return SwarmSandbox.create(holder["client"], settings, nodes=lesson.nodes,
-                                   managers=lesson.managers, progress=progress)
-    return make
+    return SwarmBackend(app_settings(app), instance_id(app.config["LABAPP_DATA_DIR"]))
 
 
 def _kernel(app):

@@ -2,6 +2,7 @@
 engines hold a made-up state. Integration and e2e tests never use these."""
 from __future__ import annotations
 
+import itertools
 import queue
 import re
 from types import SimpleNamespace
@@ -76,11 +77,14 @@ def swarm_node(hostname, state="ready"):
     return SimpleNamespace(attrs={"Description": {"Hostname": hostname}, "Status": {"State": state}})
 
 
+_ids = itertools.count(1)
+
+
 class FakeSandbox(Sandbox):
     """Nodes manager1, worker1...; exec answers by the first pattern that matches the line."""
 
     def __init__(self, engine: FakeEngine | None = None, script=None, nodes=("manager1", "worker1")):
-        self.id = "fake"
+        self.id = f"fake{next(_ids)}"
         self.nodes = tuple(Node(n, "manager" if n.startswith("manager") else "worker", "", n) for n in nodes)
         self._engine = engine or FakeEngine()
         self.script = list(script or [])

@@ -1,4 +1,6 @@
 """The REST API with Flask's test client over a fake sandbox."""
+import re
+
 import pytest
 
 from .test_web import app, engine  # noqa: F401  (the same app fixture as the page tests)
@@ -77,6 +79,6 @@ def test_the_lab_full_and_rate_limit_answers(app, http):  # noqa: F811
 def test_openapi_describes_every_api_route(app, http):  # noqa: F811
     doc = http.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
-    routes = {str(r.rule).replace("<slug>", "{slug}").replace("<step>", "{step}")
+    routes = {re.sub(r"<(\w+)>", r"{\1}", str(r.rule))
               for r in app.url_map.iter_rules() if str(r.rule).startswith("/api/")}
     assert routes == set(doc["paths"])

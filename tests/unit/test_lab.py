@@ -111,13 +111,13 @@ def test_idle_sandboxes_are_reaped_and_progress_is_kept(world):
 def test_a_sandbox_that_cannot_be_caught_up_is_destroyed(world):
     lab, lesson, engine, boxes = world
     lab.store.record("ann", lesson.slug, "one", "passed")
-    original = lab._factory
+    original = lab.backend._factory
 
     def failing(lesson, progress):
         box = original(lesson, progress)
         box.script.insert(0, (r"overlay one", fail(1, stderr="boom\n")))
         return box
-    lab._factory = failing
+    lab.backend._factory = failing
     with pytest.raises(LabError, match="replaying step 'one' failed on manager1"):
         lab.ensure_sandbox("ann", lesson, lambda stage: None)
     assert boxes[-1].destroyed
@@ -129,12 +129,12 @@ def test_shutdown_waits_for_a_sandbox_still_starting_and_destroys_it(world):
 
     lab, lesson, engine, boxes = world
     gate = threading.Event()
-    original = lab._factory
+    original = lab.backend._factory
 
     def slow(lesson, progress):
         gate.wait(5)
         return original(lesson, progress)
-    lab._factory = slow
+    lab.backend._factory = slow
     worker = threading.Thread(target=lambda: pytest.raises(LabError, lab.ensure_sandbox, "ann", lesson,
                                                            lambda stage: None))
     worker.start()

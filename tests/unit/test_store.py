@@ -1,5 +1,7 @@
 """The progress store keeps each learner's steps, and a pass stays a pass."""
-from labapp.store import Store
+import pytest
+
+from labapp.store import Store, StoreError
 
 
 def test_progress_is_per_learner_and_lesson(tmp_path):
@@ -21,3 +23,37 @@ def test_a_pass_is_not_undone_and_a_failure_can_turn_into_a_pass(tmp_path):
     store.record("ann", "l", "t", "passed")
     store.close()
     assert Store(path).progress("ann", "l") == {"s": "passed", "t": "passed"}  # survives a restart
+
+
+def test_any_sqlalchemy_url_works_and_attempts_are_kept(tmp_path):
+    url = f"sqlite:///{tmp_path / 'by-url.db'}"
+    store = Store(url)
+    store.record("ann", "l", "s", "failed", ["network test-net", "ping"])
+    store.record("ann", "l", "s", "passed")
+    assert store.progress("ann", "l") == {"s": "passed"}
+    tries = store.attempts(["ann"])
+    assert [(t["passed"], t["failed_checks"]) for t in tries] == [(False, "network test-net\nping"), (True, "")]
+    assert Store(":memory:").progress("ann", "l") == {}
+
+
+def test_seats_remember_which_sandbox_a_learner_holds(tmp_path):
+    store = Store(str(tmp_path / "s.db"))
+    store.hold("ann", "sb1", "overlay")
+    store.hold("bob", "sb2", "overlay")
+    store.hold("ann", "sb3", "overlay")  # a new sandbox replaces the old one
+    assert set(store.holdings()) == {"sb2", "sb3"}
+    store.let_go("bob", "other")  # not bob's sandbox: nothing changes
+    assert "sb2" in store.holdings()
+    store.let_go("bob")
+    assert set(store.holdings()) == {"sb3"}
+
+
+@pytest.mark.parametrize("url,words", [
+    ("nosuchdb://x/y", "cannot open the database nosuchdb://x/y"),
+    ("postgresql+nosuchdriver://u:secret@h/db", "cannot open the database postgresql+nosuchdriver://u:***@h/db"),
+])
+def test_a_bad_database_url_says_what_to_fix(url, words):
+    with pytest.raises(StoreError) as caught:
+        Store(url)
+    assert words in str(caught.value) and "LABAPP_DATABASE_URL" in str(caught.value)
+    assert "secret" not in str(caught.value)

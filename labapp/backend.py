@@ -1,0 +1,125 @@
+"""Where the lab's sandboxes come from: real swarms on the Docker engine, each labelled
+with the app instance that made it (so a restart finds its own and leaves others alone)."""
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from typing import Callable
+
+from .lesson.model import Lesson
+from .sandbox.base import LABEL_OWNER, LABEL_POOL, Sandbox
+
+Progress = Callable[[str], None]
+
+
+def shape(lesson: Lesson) -> str:
+    """A lesson's swarm shape, e.g. '3x1' (nodes x managers): sandboxes of one shape are alike."""
+    return f"{lesson.nodes}x{lesson.managers}"
+
+
+class Backend:
+    """Makes, finds and re-attaches sandboxes. The real one is SwarmBackend; unit tests
+    wrap a fake factory in FactoryBackend."""
+
+    owner = ""
+
+    def create(self, lesson: Lesson, on_progress: Progress, pooled: bool = False) -> Sandbox:
+        raise NotImplementedError
+
+    def attach(self, sandbox_id: str) -> Sandbox:
+        raise NotImplementedError
+
+    def existing(self) -> list[dict]:
+        """This instance's sandboxes on the engine: [{id, pooled, shape, created, nodes}]."""
+        return []
+
+    def destroy(self, sandbox_id: str) -> None:
+        self.attach(sandbox_id).destroy()
+
+
+class FactoryBackend(Backend):
+    """A plain factory (lesson, on_progress) -> Sandbox, as unit tests give one."""
+
+    def __init__(self, factory: Callable[[Lesson, Progress], Sandbox]):
+        self._factory = factory
+        self.made: dict[str, Sandbox] = {}
+
+    def create(self, lesson, on_progress, pooled=False):
+        sandbox = self._factory(lesson, on_progress)
+        sandbox.pooled_shape = shape(lesson) if pooled else None
+        self.made[sandbox.id] = sandbox
+        return sandbox
+
+    def attach(self, sandbox_id):
+        from .errors import SandboxNotFound
+
+        if sandbox_id not in self.made:
+            raise SandboxNotFound(f"no sandbox has the id '{sandbox_id}'")
+        return self.made[sandbox_id]
+
+
+class SwarmBackend(Backend):
+    def __init__(self, settings, owner: str):
+        self.settings = settings
+        self.owner = owner
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        from .engine import connect
+
+        with self._lock:
+            if self._client is None:
+                self._client = connect()
+            return self._client
+
+    def create(self, lesson, on_progress, pooled=False):
+        from .sandbox import SwarmSandbox
+
+        labels = {LABEL_OWNER: self.owner}
+        if pooled:
+            labels[LABEL_POOL] = shape(lesson)
+        return SwarmSandbox.create(self.client, self.settings, nodes=lesson.nodes, managers=lesson.managers,
+                                   progress=on_progress, labels=labels)
+
+    def attach(self, sandbox_id):
+        from .sandbox import SwarmSandbox
+
+        return SwarmSandbox.attach(self.client, sandbox_id)
+
+    def existing(self):
+        from .sandbox import SwarmSandbox
+
+        found = []
+        for entry in SwarmSandbox.list(self.client):
+            labels = entry.get("labels") or {}
+            if labels.get(LABEL_OWNER) != self.owner:
+                continue
+            found.append({"id": entry["id"], "pooled": bool(labels.get(LABEL_POOL)),
+                          "shape": labels.get(LABEL_POOL) or None, "created": entry["created"],
+                          "nodes": entry["nodes"]})
+        return found
+
+    def destroy(self, sandbox_id):
+        from .sandbox import SwarmSandbox
+
+        SwarmSandbox(self.client, sandbox_id, []).destroy()
+
+
+def instance_id(data_dir: str) -> str:
+    """This app instance's id, kept in its data directory (sandbox owner label)."""
+    path = os.path.join(data_dir, "instance_id")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read().strip()
+            if value:
+                return value
+    except OSError:
+        pass
+    os.makedirs(data_dir, exist_ok=True)
+    value = secrets.token_hex(6)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,377 @@
+"""Workshops: a trainer runs a lab for a room of learners. Flask-free: the web app and the
+API call it; the store keeps workshops and participants; the lab holds the sandboxes."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+import threading
+import time
+import uuid
+from typing import Callable
+
+import sqlalchemy as sa
+
+from .capacity import Capacity
+from .lab import Lab, LabError, NotFound
+from .lesson.model import Lesson
+from .store import Store, participants, workshops
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
+POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
+_NAME = re.compile(r"^[^\x00-\x1f<>]{1,40}$")
+
+
+class WorkshopError(LabError):
+    status = 400
+
+
+class Gone(LabError):
+    status = 410
+
+
+class DoesNotFit(WorkshopError):
+    """A workshop bigger than the room left on the host at its time."""
+
+    status = 409
+
+
+class Workshops:
+    def __init__(self, store: Store, lab: Lab, lessons: Callable[[str], Lesson | None],
+                 capacity: Capacity | None, stuck_minutes: float = 10, stuck_failures: int = 3):
+        self.store = store
+        self.lab = lab
+        self._lesson = lessons  # slug -> Lesson (English or first version) or None
+        self.capacity = capacity
+        self.stuck_seconds = stuck_minutes * 60
+        self.stuck_failures = stuck_failures
+        self.on_change: Callable[[str], None] = lambda workshop_id: None  # the dashboard redraws
+        self._lock = threading.Lock()
+
+    # --- the trainer's side ------------------------------------------------------------
+
+    def create(self, title, lessons, capacity, starts=None, minutes=90) -> dict:
+        """A new workshop, or WorkshopError saying what to fix (a capacity that does not fit
+        names the host's numbers)."""
+        title = (title or "").strip() if isinstance(title, str) else ""
+        if not 1 <= len(title) <= 200:
+            raise WorkshopError("a workshop needs a title of 1 to 200 characters")
+        if isinstance(lessons, str):
+            lessons = [lessons]
+        if not isinstance(lessons, list) or not lessons or not all(isinstance(s, str) for s in lessons):
+            raise WorkshopError("a workshop needs at least one lesson (a list of lesson slugs)")
+        unknown = [s for s in lessons if self._lesson(s) is None]
+        if unknown:
+            raise WorkshopError(f"there is no lesson '{unknown[0]}'")
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 500:
+            raise WorkshopError("capacity is the number of learners, a whole number from 1 to 500")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 10 <= minutes <= 24 * 60:
+            raise WorkshopError("duration is in whole minutes, from 10 to 1440")
+        now = time.time()
+        starts = now if starts in (None, "") else starts
+        if not isinstance(starts, (int, float)) or isinstance(starts, bool):
+            raise WorkshopError("the start time is seconds since the epoch (or leave it out for now)")
+        if starts + minutes * 60 <= now:
+            raise WorkshopError("that workshop would be over already; give a start time in the future")
+        with self._lock:
+            self._admit(capacity, starts, starts + minutes * 60)
+            wid = uuid.uuid4().hex[:12]
+            code = self._new_code()
+            with self.store.engine.begin() as db:
+                db.execute(workshops.insert().values(
+                    id=wid, code=code, title=title, lessons="\n".join(lessons), capacity=capacity,
+                    starts=float(starts), minutes=minutes, created=now, ended=None))
+        self.tick()
+        return self.get(wid)
+
+    def _admit(self, capacity: int, starts: float, ends: float) -> None:
+        if not self.capacity:
+            return
+        overlapping = [w for w in self.all() if w["ended"] is None
+                       and w["starts"] < ends and starts < w["starts"] + w["minutes"] * 60]
+        promised = sum(w["capacity"] for w in overlapping)
+        pool = self.lab.pool.standing_size if self.lab.pool is not None else 0
+        free = self.capacity.sandboxes - promised - pool
+        if capacity > free:
+            others = (f"; {promised} places are already promised to " +
+                      ", ".join(f"'{w['title']}'" for w in overlapping) + " at that time") if overlapping else ""
+            raise DoesNotFit(
+                f"a workshop of {capacity} learners does not fit: {self.capacity.explain()}{others}"
+                f"{f', and {pool} stay in the self-paced pool' if pool else ''}; at most {max(0, free)} "
+                "more fit (a bigger host, smaller LABAPP_NODE_MEMORY_PLAN or a later time)")
+
+    def _new_code(self) -> str:
+        taken = {w["code"] for w in self.all()}
+        while True:
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+            if code not in taken:
+                return code
+
+    def all(self) -> list[dict]:
+        with self.store.engine.connect() as db:
+            rows = db.execute(sa.select(workshops).order_by(workshops.c.created.desc())).mappings().all()
+        return [_workshop(r) for r in rows]
+
+    def get(self, wid: str) -> dict:
+        with self.store.engine.connect() as db:
+            row = db.execute(sa.select(workshops).where(workshops.c.id == wid)).mappings().first()
+        if row is None:
+            raise NotFound(f"there is no workshop '{wid}'")
+        return _workshop(row)
+
+    def by_code(self, code: str) -> dict:
+        code = (code or "").strip().upper() if isinstance(code, str) else ""
+        with self.store.engine.connect() as db:
+            row = db.execute(sa.select(workshops).where(workshops.c.code == code)).mappings().first()
+        if row is None:
+            raise NotFound(f"no workshop has the code '{code}'; check the code with your trainer")
+        return _workshop(row)
+
+    def end(self, wid: str) -> dict:
+        """End a workshop: every learner's sandbox destroyed (they are told why), results kept."""
+        workshop = self.get(wid)
+        if workshop["ended"] is not None:
+            raise Gone(f"workshop '{workshop['title']}' has already ended")
+        with self.store.engine.begin() as db:
+            db.execute(workshops.update().where(workshops.c.id == wid).values(ended=time.time()))
+        if self.lab.pool is not None:
+            self.lab.pool.release(wid)
+        for person in self.people(wid):
+            self.lab.release(person["learner"], f"the workshop '{workshop['title']}' has ended; "
+                             "your results are kept")
+            self.lab.metrics.add("reaped", "ended")
+        self.on_change(wid)
+        return self.get(wid)
+
+    def broadcast(self, wid: str, message) -> int:
+        workshop = self._open(wid)
+        if not isinstance(message, str) or not 1 <= len(message.strip()) <= 500:
+            raise WorkshopError("a message is 1 to 500 characters of text")
+        people = [p for p in self.people(wid) if p["left"] is None]
+        for person in people:
+            self.lab.notify(person["learner"], {"type": "broadcast", "message": message.strip(),
+                                                "workshop": workshop["title"]})
+        return len(people)
+
+    def reset(self, wid: str, learner: str, step: str | None = None, on_done=None) -> dict:
+        """Give LEARNER a fresh sandbox at their step (or at STEP, replaying those before it),
+        in the background; the learner's page and the dashboard see it happen."""
+        self._open(wid)
+        person = self.person(wid, learner)
+        if person["left"] is not None:
+            raise LabError(f"{person['name']} left the workshop; there is nothing to reset")
+        lesson = self._lesson(self.current_lesson(wid, learner))
+        if step is not None:
+            if not isinstance(step, str) or step not in {s.id for s in lesson.steps}:
+                raise WorkshopError(f"lesson '{lesson.slug}' has no step '{step}'")
+
+        def work():
+            notify = self.lab.notify
+            try:
+                notify(learner, {"type": "sandbox", "stage": "reset by your trainer"})
+                sandbox = self.lab.ensure_sandbox(learner, lesson, lambda stage: notify(
+                    learner, {"type": "sandbox", "stage": stage}), fresh=True, upto=step)
+                notify(learner, {"type": "sandbox", "stage": "ready",
+                                 "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
+            except LabError as exc:
+                notify(learner, {"type": "failure", "message": f"the reset did not work: {exc}"})
+            self.on_change(wid)
+            if on_done:
+                on_done()
+        threading.Thread(target=work, daemon=True, name="labapp-reset").start()
+        return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
+
+    # --- the learners' side --------------------------------------------------------------
+
+    def join(self, code, name, learner: str) -> dict:
+        """LEARNER joins the workshop with CODE as NAME; the same learner joining again is
+        welcomed back (their progress is theirs)."""
+        workshop = self.by_code(code)
+        name = (name or "").strip() if isinstance(name, str) else ""
+        if not _NAME.match(name):
+            raise WorkshopError("a display name is 1 to 40 characters (no < or >)")
+        if workshop["ended"] is not None:
+            raise Gone(f"the workshop '{workshop['title']}' has ended")
+        with self._lock, self.store.engine.begin() as db:
+            rows = db.execute(sa.select(participants).where(
+                participants.c.workshop == workshop["id"])).mappings().all()
+            mine = next((r for r in rows if r["learner"] == learner), None)
+            clash = next((r for r in rows if r["name"].casefold() == name.casefold() and r["learner"] != learner),
+                         None)
+            if clash is not None:
+                raise LabError(f"someone in this workshop is already called '{clash['name']}'; "
+                               "add an initial or a number to yours")
+            present = [r for r in rows if r["left"] is None and r["learner"] != learner]
+            if mine is None and len(present) >= workshop["capacity"]:
+                raise LabError(f"the workshop '{workshop['title']}' is full ({workshop['capacity']} of "
+                               f"{workshop['capacity']} places taken); ask your trainer")
+            if mine is None:
+                db.execute(participants.insert().values(workshop=workshop["id"], learner=learner, name=name,
+                                                        joined=time.time(), left=None))
+            else:
+                db.execute(participants.update().where(
+                    participants.c.workshop == workshop["id"], participants.c.learner == learner
+                ).values(name=name, left=None))
+        self.on_change(workshop["id"])
+        return {**workshop, "lesson": self.current_lesson(workshop["id"], learner), "name": name}
+
+    def leave(self, wid: str, learner: str) -> None:
+        person = self.person(wid, learner)
+        with self.store.engine.begin() as db:
+            db.execute(participants.update().where(
+                participants.c.workshop == wid, participants.c.learner == learner).values(left=time.time()))
+        self.lab.release(learner)
+        self.on_change(wid)
+        return person
+
+    def of_learner(self, learner: str) -> dict | None:
+        """The open workshop LEARNER is in, or None."""
+        with self.store.engine.connect() as db:
+            row = db.execute(sa.select(workshops).join(
+                participants, participants.c.workshop == workshops.c.id).where(
+                participants.c.learner == learner, participants.c.left.is_(None),
+                workshops.c.ended.is_(None)).order_by(participants.c.joined.desc())).mappings().first()
+        return _workshop(row) if row else None
+
+    def people(self, wid: str) -> list[dict]:
+        with self.store.engine.connect() as db:
+            rows = db.execute(sa.select(participants).where(participants.c.workshop == wid)
+                              .order_by(participants.c.joined)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def person(self, wid: str, learner: str) -> dict:
+        found = next((p for p in self.people(wid) if p["learner"] == learner), None)
+        if found is None:
+            raise NotFound(f"learner '{learner}' is not in this workshop")
+        return found
+
+    def current_lesson(self, wid: str, learner: str) -> str:
+        """The first of the workshop's lessons the learner has not finished (else the last)."""
+        workshop = self.get(wid)
+        for slug in workshop["lessons"]:
+            lesson = self._lesson(slug)
+            done = self.store.progress(learner, slug)
+            if any(done.get(s.id) != "passed" for s in lesson.steps):
+                return slug
+        return workshop["lessons"][-1]
+
+    def _open(self, wid: str) -> dict:
+        workshop = self.get(wid)
+        if workshop["ended"] is not None:
+            raise Gone(f"the workshop '{workshop['title']}' has ended")
+        return workshop
+
+    # --- what the dashboard shows --------------------------------------------------------
+
+    def roster(self, wid: str) -> dict:
+        workshop = self.get(wid)
+        people = self.people(wid)
+        learners = [p["learner"] for p in people]
+        tries: dict[str, list[dict]] = {}
+        for attempt in self.store.attempts(learners):
+            tries.setdefault(attempt["learner"], []).append(attempt)
+        progress: dict[tuple[str, str], dict[str, dict]] = {}
+        for row in self.store.all_progress(learners):
+            progress.setdefault((row["learner"], row["lesson"]), {})[row["step"]] = row
+        now = time.time()
+        rows = []
+        for person in people:
+            learner = person["learner"]
+            slug = self.current_lesson(wid, learner)
+            lesson = self._lesson(slug)
+            done = progress.get((learner, slug), {})
+            passed = [s for s in lesson.steps if (done.get(s.id) or {}).get("status") == "passed"]
+            current = next((s for s in lesson.steps if (done.get(s.id) or {}).get("status") != "passed"), None)
+            since = max([person["joined"]] + [r["updated"] for r in done.values() if r["status"] == "passed"])
+            on_step = [a for a in tries.get(learner, []) if current and a["lesson"] == slug and a["step"] == current.id]
+            streak = 0
+            for attempt in reversed(on_step):
+                if attempt["passed"]:
+                    break
+                streak += 1
+            stuck = None
+            if current is not None and person["left"] is None and workshop["ended"] is None:
+                if streak >= self.stuck_failures:
+                    stuck = f"failed the check of this step {streak} times in a row"
+                elif now - since > self.stuck_seconds:
+                    stuck = f"on this step for {int((now - since) // 60)} min"
+            status = self.lab.status(learner)
+            rows.append({
+                "learner": learner, "name": person["name"], "joined": person["joined"],
+                "left": person["left"], "lesson": slug,
+                "step": current.id if current else None,
+                "step_title": current.title if current else "finished",
+                "step_number": lesson.steps.index(current) + 1 if current else len(lesson.steps),
+                "steps": len(lesson.steps), "passed": len(passed), "since": since,
+                "checks": {"passed": sum(1 for a in on_step if a["passed"]), "failed": sum(1 for a in on_step if not a["passed"])},
+                "last_failed": (on_step[-1]["failed_checks"].splitlines() if on_step and not on_step[-1]["passed"] else []),
+                "stuck": stuck, "sandbox": status["state"],
+            })
+        return {"workshop": workshop, "learners": rows, "now": now}
+
+    def results(self, wid: str) -> list[dict]:
+        """One row per learner, lesson and step: the export (CSV and JSON)."""
+        workshop = self.get(wid)
+        people = self.people(wid)
+        tries: dict[tuple, list[dict]] = {}
+        for attempt in self.store.attempts([p["learner"] for p in people]):
+            tries.setdefault((attempt["learner"], attempt["lesson"], attempt["step"]), []).append(attempt)
+        rows = []
+        for person in people:
+            for slug in workshop["lessons"]:
+                lesson = self._lesson(slug)
+                done = self.store.progress(person["learner"], slug)
+                for number, step in enumerate(lesson.steps, start=1):
+                    attempts = tries.get((person["learner"], slug, step.id), [])
+                    first_pass = next((a["at"] for a in attempts if a["passed"]), None)
+                    rows.append({"name": person["name"], "lesson": slug, "step_number": number, "step": step.id,
+                                 "status": done.get(step.id, "not tried"), "checks": len(attempts),
+                                 "passed_at": _iso(first_pass) if first_pass else ""})
+        return rows
+
+    def results_csv(self, wid: str) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["name", "lesson", "step_number", "step", "status", "checks", "passed_at"])
+        writer.writeheader()
+        for row in self.results(wid):
+            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+        return out.getvalue()
+
+    def tick(self) -> list[str]:
+        """Keep the pool's reservations in step with the clock: a workshop's capacity is made
+        ready from POOL_LEAD before its start, and released when it ends (then the workshop
+        ends itself). Returns the ids of open workshops."""
+        now = time.time()
+        active = []
+        for workshop in self.all():
+            if workshop["ended"] is not None:
+                continue
+            ends = workshop["starts"] + workshop["minutes"] * 60
+            if now >= ends:
+                self.end(workshop["id"])
+                continue
+            active.append(workshop["id"])
+            if self.lab.pool is not None and now >= workshop["starts"] - POOL_LEAD:
+                lesson = self._lesson(workshop["lessons"][0])
+                present = sum(1 for p in self.people(workshop["id"]) if p["left"] is None)
+                self.lab.pool.reserve(workshop["id"], lesson, workshop["capacity"] - present)
+        return active
+
+
+def _workshop(row) -> dict:
+    data = dict(row)
+    data["lessons"] = data["lessons"].split("\n")
+    data["ends"] = data["starts"] + data["minutes"] * 60
+    return data
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _csv_safe(value):
+    """Keep a spreadsheet from running a display name as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
