@@ -1,4 +1,4 @@
-"""The `labapp` command: doctor, images, sandbox, serve."""
+"""The `labapp` command: doctor, images, sandbox, lessons, reap, pool, serve."""
 from __future__ import annotations
 
 import argparse
@@ -91,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run each step's state checks before its solution; they must fail there")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.set_defaults(func=cmd_lessons_run)
+
+    p = sub.add_parser("reap", help="remove this app's orphaned and expired sandboxes (learners' progress is kept)")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.add_argument("--pool", action="store_true", help="also remove the warm pool's sandboxes")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_reap)
+
+    pool = sub.add_parser("pool", help="the warm pool").add_subparsers(dest="pool_command")
+    p = pool.add_parser("status", help="the warm pool's sandboxes on the engine and its configured size")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_pool_status)
 
     p = sub.add_parser("serve", help="run the web app")
     p.add_argument("--host", default="127.0.0.1")
@@ -316,6 +327,76 @@ def cmd_lessons_run(args) -> int:
         print(f"\nlesson {lesson.slug} ({lesson.language}): {'passed' if ok else 'FAILED'} in {seconds} s, "
               f"{sum(r.passed for r in results)} of {len(lesson.steps)} steps")
     return 0 if ok else 1
+
+
+def _instance():
+    """This app instance as the CLI sees it: its data directory, store and sandboxes."""
+    from . import create_app
+
+    app = create_app()
+    return app, app.extensions["labapp.lab"]
+
+
+def cmd_reap(args) -> int:
+    """Orphans (this instance's sandboxes no learner holds and the pool does not own) and
+    sandboxes past LABAPP_MAX_MINUTES go; sandboxes of other instances are left alone."""
+    import time
+
+    app, lab = _instance()
+    held = lab.store.holdings()
+    max_age = float(app.config["LABAPP_MAX_MINUTES"]) * 60
+    now = time.time()
+    plan = []
+    for entry in lab.backend.existing():
+        age = now - (entry["created"] or now)
+        if entry["pooled"]:
+            if args.pool:
+                plan.append((entry, "pooled"))
+        elif entry["id"] not in held:
+            plan.append((entry, "orphan: no learner holds it"))
+        elif max_age and age > max_age:
+            plan.append((entry, f"older than LABAPP_MAX_MINUTES ({age / 60:.0f} min)"))
+        elif any(n["status"] != "running" for n in entry["nodes"]):
+            plan.append((entry, "a node is not running"))
+    for entry, why in plan:
+        if not args.dry_run:
+            lab.backend.destroy(entry["id"])
+            if entry["id"] in held:
+                lab.store.let_go(held[entry["id"]]["learner"], entry["id"])
+    if args.json:
+        print(json.dumps({"removed" if not args.dry_run else "would_remove":
+                          [{"id": e["id"], "why": why} for e, why in plan]}))
+    else:
+        verb = "would remove" if args.dry_run else "removed"
+        for entry, why in plan:
+            print(f"{verb} {entry['id']}: {why}")
+        print(f"labapp reap: {verb} {len(plan)} sandboxes of this instance ({lab.backend.owner})")
+    return 0
+
+
+def cmd_pool_status(args) -> int:
+    import time
+
+    app, lab = _instance()
+    pooled = [e for e in lab.backend.existing() if e["pooled"]]
+    now = time.time()
+    data = {"instance": lab.backend.owner, "standing_size": int(app.config["LABAPP_POOL_SIZE"]),
+            "capacity": lab.max_sandboxes,
+            "pooled": [{"id": e["id"], "shape": e["shape"], "age_seconds": int(now - (e["created"] or now)),
+                        "nodes_running": sum(1 for n in e["nodes"] if n["status"] == "running"),
+                        "nodes": len(e["nodes"])} for e in pooled]}
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    print(f"warm pool of instance {data['instance']}: standing size {data['standing_size']} per shape "
+          f"(LABAPP_POOL_SIZE); host capacity {data['capacity'] or 'no limit'}; workshops reserve more "
+          "from 15 min before they start")
+    if not pooled:
+        print("no pooled sandboxes on the engine (the app fills the pool while it runs)")
+    for e in data["pooled"]:
+        print(f"  {e['id']}  shape {e['shape']}  {e['age_seconds'] // 60} min old  "
+              f"{e['nodes_running']}/{e['nodes']} nodes running")
+    return 0
 
 
 def cmd_serve(args) -> int:

@@ -48,6 +48,7 @@ UI = {
     "code": {"en": "Join code", "ko": "참가 코드"},
     "display_name": {"en": "Your name (shown to the trainer)", "ko": "이름 (강사에게 보입니다)"},
     "trainer": {"en": "Trainer", "ko": "강사"},
+    "name": {"en": "Name", "ko": "이름"},
     "token": {"en": "Trainer token", "ko": "강사 토큰"},
     "sign_in": {"en": "Sign in", "ko": "로그인"},
     "workshops": {"en": "Workshops", "ko": "워크숍"},

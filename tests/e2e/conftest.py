@@ -29,35 +29,62 @@ def _free_port():
         return s.getsockname()[1]
 
 
+TRAINER_TOKEN = "e2e-trainer-token"
+
+
+class Server:
+    """`labapp serve` on a free port with DATA as its data directory."""
+
+    def __init__(self, data, **env):
+        self.data = data
+        self.env = {**os.environ, "LABAPP_DATA_DIR": str(data), "LABAPP_TRAINER_TOKEN": TRAINER_TOKEN,
+                    "LABAPP_POOL_SIZE": "0", **env}
+        self.proc = None
+        self.url = None
+
+    def start(self, port=None):
+        port = port or _free_port()
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.data / "server.log", "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)],
+                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=2)
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        self.proc.kill()
+        pytest.fail(f"the server did not start: {(self.data / 'server.log').read_text()[-2000:]}")
+
+    @property
+    def instance(self):
+        return (self.data / "instance_id").read_text().strip()
+
+    def stop(self, kill=False):
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()  # SIGKILL: no clean-up, as when a host loses power
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.proc = None
+        self.log.close()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, client):
-    """`labapp serve` on a free port, with its own data directory; stopped (sandboxes and
-    all) at the end."""
-    port = _free_port()
-    data = tmp_path_factory.mktemp("labapp-data")
-    log = open(data / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)],
-                            env={**os.environ, "LABAPP_DATA_DIR": str(data)}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        pytest.fail(f"the server did not start: {(data / 'server.log').read_text()[-2000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    """The shared server; stopped (sandboxes and all) at the end."""
+    running = Server(tmp_path_factory.mktemp("labapp-data")).start()
+    yield running.url
+    running.stop()
 
 
 @pytest.fixture(scope="session")
