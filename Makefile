@@ -40,6 +40,7 @@ bench: images
 	$(BIN)/python bench/lesson_solve.py
 	$(BIN)/python bench/stream_latency.py
 	$(BIN)/python bench/concurrent_learners.py
+	$(BIN)/python bench/pool.py
 
 clean-sandboxes: venv
 	$(BIN)/labapp sandbox down --all

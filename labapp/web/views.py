@@ -125,7 +125,7 @@ def _start(app) -> dict:
     except LabappError as exc:
         found = {"error": str(exc)}
     the_lab.pool.start()
-    _start_reaper(the_lab, min(60.0, the_lab.idle_seconds / 4))
+    _start_reaper(app, min(15.0, the_lab.idle_seconds / 4))
     return found
 
 
@@ -138,15 +138,22 @@ def _host_capacity(app) -> Capacity | None:
     return host_capacity(app_settings(app), override=override)
 
 
-def _start_reaper(the_lab: Lab, every: float) -> None:
-    """Reap expired sandboxes (warning learners before) in the background."""
+def _start_reaper(app, every: float) -> None:
+    """In the background: reap expired sandboxes (warning learners first), keep workshops'
+    pool reservations in step with the clock (ending those past their time), and redraw open
+    dashboards so that time on a step and the stuck marks move."""
     import threading
+
+    the_lab = app.extensions["labapp.lab"]
+    shops = app.extensions["labapp.workshops"]
 
     def loop():
         while True:
             time.sleep(max(5.0, every))
             try:
                 the_lab.reap()
+                for wid in shops.tick():
+                    shops.on_change(wid)
             except Exception:  # noqa: BLE001 - the engine is away; the next round tries again
                 logging.getLogger(__name__).warning("a reaper round failed", exc_info=True)
     threading.Thread(target=loop, name="labapp-reaper", daemon=True).start()

@@ -151,3 +151,41 @@ def test_shutdown_waits_for_a_sandbox_still_starting_and_destroys_it(world):
     assert boxes and all(b.destroyed for b in boxes)
     with pytest.raises(LabError, match="shutting down"):
         lab.ensure_sandbox("bob", lesson, lambda stage: None)
+
+
+def test_a_sandbox_near_its_end_is_warned_then_reaped_with_the_reason(world):
+    lab, lesson, engine, boxes = world
+    told = []
+    lab.notify = lambda learner, event: told.append((learner, event))
+    lab.idle_seconds, lab.max_seconds, lab.warn_seconds = 3600, 600, 300
+    lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    assert lab.reap() == [] and told == []
+    lab.seat("ann").born -= 400  # 200 s of its 600 s life left
+    assert lab.reap() == []
+    assert told[-1][1]["type"] == "lifetime" and "maximum lifetime in 3 min" in told[-1][1]["message"]
+    lab.reap()
+    assert len(told) == 1  # warned once, not every round
+    lab.seat("ann").born -= 300
+    assert lab.reap() == ["ann"] and boxes[0].destroyed
+    assert told[-1] == ("ann", {"type": "expired", "reason": "your sandbox reached its maximum lifetime (10 min) "
+                                "and was removed; your progress is kept: press Reset sandbox or reload for a "
+                                "fresh one at your step"})
+    assert lab.metrics.reaped["lifetime"] == 1
+    assert lab.store.holdings() == {}
+
+
+def test_readopt_gives_back_held_sandboxes_and_destroys_orphans(world):
+    lab, lesson, engine, boxes = world
+    lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    held = boxes[0]
+    orphan = lab.backend.create(lesson, lambda stage: None)
+    lab.backend.existing = lambda: [
+        {"id": b.id, "pooled": False, "shape": None, "created": 0, "nodes": [{"status": "running"}]}
+        for b in (held, orphan)]
+    lab.backend.destroy = lambda sid: lab.backend.made[sid].destroy()
+    fresh = type(lab)(lab.backend, lambda: {}, lab.store)  # the app after a restart
+    found = fresh.readopt()
+    assert found == {"adopted": [held.id], "pooled": [], "reaped": [orphan.id]}
+    assert fresh.status("ann") == {"state": "ready", "lesson": lesson.slug, "nodes": [
+        {"name": "manager1", "role": "manager"}], "id": held.id}
+    assert orphan.destroyed and not held.destroyed
