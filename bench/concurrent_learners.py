@@ -88,7 +88,7 @@ def main(counts: list[int]) -> None:
     lesson = load_catalog().get(SLUG, "en")
     data = tempfile.mkdtemp(prefix="labapp-bench-data-")
     port = free_port()
-    env = {**os.environ, "LABAPP_DATA_DIR": data, "LABAPP_CREATES_PER_HOUR": "1000"}
+    env = {**os.environ, "LABAPP_DATA_DIR": data, "LABAPP_CREATES_PER_HOUR": "1000", "LABAPP_POOL_SIZE": "0"}
     server = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -66,6 +66,7 @@ class Seat:
     warned: str | None = None  # the expiry the learner was last warned of
     last_verdict: dict | None = None
     adopted: bool = False  # re-adopted after a restart: its steps are already done on it
+    lang: str = "en"  # the language of the learner's page, for what the lab tells it
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
     active: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)

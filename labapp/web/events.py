@@ -9,6 +9,7 @@ from flask import current_app, session
 from flask_socketio import Namespace, SocketIO, emit, join_room
 
 from ..errors import LabappError
+from ..i18n import translate
 from ..lab import explain
 
 socketio = SocketIO()
@@ -24,7 +25,7 @@ def init_app(app) -> None:
     shops = app.extensions["labapp.workshops"]
 
     def notify(learner, event):
-        socketio.emit(event["type"], event, to=learner, namespace="/lab")
+        socketio.emit(event["type"], localize(event, lab.seat(learner).lang), to=learner, namespace="/lab")
 
     def changed(wid):
         with app.app_context():
@@ -40,6 +41,23 @@ def init_app(app) -> None:
     lab.notify = notify
     lab.on_activity = activity
     shops.on_change = changed
+
+
+def localize(event: dict, lang: str) -> dict:
+    """EVENT with the sentences a learner reads in LANG (labapp/i18n.py)."""
+    if lang != "ko":
+        return event
+    event = dict(event)
+    for key in ("message", "reason"):
+        if isinstance(event.get(key), str):
+            event[key] = translate(event[key], lang)
+    if isinstance(event.get("checks"), list):
+        event["checks"] = [{**c, "reason": translate(c.get("reason", ""), lang)} for c in event["checks"]]
+    return event
+
+
+def _lang(data) -> str:
+    return data.get("lang") if isinstance(data, dict) and data.get("lang") in ("ko", "en") else "en"
 
 
 def _field(data, name, kind=str):
@@ -70,9 +88,11 @@ class LabNamespace(Namespace):
     def _forward(self, learner):
         app = current_app._get_current_object()
 
+        lab = current_app.extensions["labapp.lab"]
+
         def send(event):
             with app.app_context():
-                socketio.emit(event["type"], event, to=learner, namespace="/lab")
+                socketio.emit(event["type"], localize(event, lab.seat(learner).lang), to=learner, namespace="/lab")
         return send
 
     def _forward_tty(self, lab, learner):
@@ -98,15 +118,17 @@ class LabNamespace(Namespace):
         try:
             handler(data if isinstance(data, dict) else {})
         except LabappError as exc:
-            emit("failure", {"message": explain(exc)[1]})
+            emit("failure", localize({"message": explain(exc)[1]}, _lang(data)))
         except Exception:  # a bug or the engine vanishing: say so, keep the page usable
             current_app.logger.exception("event failed")
-            emit("failure", {"message": "that did not work (an internal error, logged on the server)"})
+            emit("failure", localize({"message": "that did not work (an internal error, logged on the server)"},
+                                     _lang(data)))
             emit("done", {"step": None})
 
     def on_join(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
+            lab.seat(learner).lang = lesson.language
             lab.tty_close(learner)  # a terminal left by an earlier page of this learner
             send = self._forward(learner)
             app = current_app._get_current_object()
@@ -147,7 +169,7 @@ class LabNamespace(Namespace):
     def on_check(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
-            emit("verdict", lab.check(learner, lesson, _field(data, "step")), to=learner)
+            emit("verdict", localize(lab.check(learner, lesson, _field(data, "step")), lesson.language), to=learner)
             self._send_map(lab, learner)
         self._guard(handle, data)
 
@@ -158,7 +180,7 @@ class LabNamespace(Namespace):
             answer = lab.console(learner, lesson, _field(data, "node"), _field(data, "line"),
                                  self._forward_tty(lab, learner), terminal=terminal)
             if not answer["allowed"]:
-                emit("refused", {"reason": answer["reason"], "line": data.get("line")})
+                emit("refused", localize({"reason": answer["reason"], "line": data.get("line")}, lesson.language))
             elif not answer.get("interactive"):
                 self._send_map(lab, learner)
                 emit("done", {"step": None, "console": True}, to=learner)
