@@ -35,6 +35,8 @@ def create_app(config: dict | None = None):
         LABAPP_WARN_MINUTES=float(os.environ.get("LABAPP_WARN_MINUTES") or 5),  # warn this long before
         LABAPP_POOL_SIZE=int(os.environ.get("LABAPP_POOL_SIZE") or 1),  # standing warm pool, per shape
         LABAPP_TRAINER_TOKEN=os.environ.get("LABAPP_TRAINER_TOKEN") or None,
+        LABAPP_STUCK_MINUTES=float(os.environ.get("LABAPP_STUCK_MINUTES") or 10),  # dashboard's stuck mark
+        LABAPP_STUCK_FAILURES=int(os.environ.get("LABAPP_STUCK_FAILURES") or 3),
     )
     if config:
         app.config.update(config)

@@ -37,6 +37,10 @@ class Backend:
     def destroy(self, sandbox_id: str) -> None:
         self.attach(sandbox_id).destroy()
 
+    def healthy(self, sandbox: Sandbox) -> bool:
+        """True when every node of SANDBOX still runs (a quick look, no command on a node)."""
+        return True
+
 
 class FactoryBackend(Backend):
     """A plain factory (lesson, on_progress) -> Sandbox, as unit tests give one."""
@@ -106,6 +110,14 @@ class SwarmBackend(Backend):
         from .sandbox import SwarmSandbox
 
         SwarmSandbox(self.client, sandbox_id, []).destroy()
+
+    def healthy(self, sandbox):
+        import docker.errors
+
+        try:
+            return all(self.client.api.inspect_container(n.container)["State"]["Running"] for n in sandbox.nodes)
+        except docker.errors.APIError:
+            return False
 
 
 def instance_id(data_dir: str) -> str:

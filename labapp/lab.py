@@ -159,7 +159,7 @@ class Lab:
             with self._settled:
                 seat.starting = False
                 self._settled.notify_all()
-        with self._lock:
+        with self.metrics.lock:
             self.metrics.ready_seconds.append(time.monotonic() - asked)
         self.store.hold(learner, sandbox.id, lesson.slug)
         with seat.lock:

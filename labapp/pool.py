@@ -59,12 +59,19 @@ class WarmPool:
     # --- using it ------------------------------------------------------------------------
 
     def take(self, lesson: Lesson) -> Sandbox | None:
-        """A ready sandbox of LESSON's shape, or None (the caller makes one)."""
-        with self._cond:
-            ready = self._ready.get(shape(lesson)) or []
-            item = ready.pop(0) if ready else None
-            self._cond.notify_all()  # refill
-        return item[0] if item else None
+        """A ready sandbox of LESSON's shape whose nodes all still run, or None (the caller
+        makes one). A pooled sandbox found dead is destroyed, and the next one is tried."""
+        while True:
+            with self._cond:
+                ready = self._ready.get(shape(lesson)) or []
+                item = ready.pop(0) if ready else None
+                self._cond.notify_all()  # refill
+            if item is None:
+                return None
+            if self.backend.healthy(item[0]):
+                return item[0]
+            log.warning("pooled sandbox %s has a dead node; removing it", item[0].id)
+            self._destroy(item[0])
 
     def adopt(self, sandbox: Sandbox, kind: str, made: float) -> None:
         """Take back a pooled sandbox found on the engine after a restart."""

@@ -21,6 +21,12 @@
   }
 
   socket.on("connect", () => socket.emit("join", { lesson, lang }));
+  // A dropped connection is said, not hidden; Socket.IO reconnects and "connect" joins again.
+  socket.on("disconnect", reason => {
+    status.textContent = `${lab.dataset.msgLost} (${reason})`;
+    lab.dataset.sandbox = "disconnected";
+    setBusy(true);
+  });
   socket.on("sandbox", ev => {
     status.textContent = ev.stage === "ready"
       ? lab.dataset.msgReady + " " + ev.nodes.map(n => n.name).join(", ")
@@ -111,9 +117,15 @@
     box.className = "banner" + (cls ? " " + cls : "");
     box.textContent = text;
   }
+  let workshopTimer = null;
   socket.on("workshop", ev => {
-    const left = Math.max(0, Math.round((ev.ends - Date.now() / 1000) / 60));
-    document.getElementById("workshop-bar").textContent = `${ev.title} · ${left} min`;
+    const show = () => {
+      const left = Math.max(0, Math.round((ev.ends - Date.now() / 1000) / 60));
+      document.getElementById("workshop-bar").textContent = `${ev.title} · ${left} min`;
+    };
+    show();
+    clearInterval(workshopTimer);
+    workshopTimer = setInterval(show, 30000);
   });
   socket.on("broadcast", ev => banner(`${ev.workshop}: ${ev.message}`));
   socket.on("lifetime", ev => banner(ev.message));
@@ -171,7 +183,11 @@
     fit = new FitAddon.FitAddon();
     term.loadAddon(fit);
     term.open(ttyScreen);
-    term.onData(data => { if (ttyLive) socket.emit("tty_input", { data }); });
+    term.onData(data => {
+      if (!ttyLive) return;
+      // A big paste goes in pieces the server takes (8192 characters a message at most).
+      for (let i = 0; i < data.length; i += 4096) socket.emit("tty_input", { data: data.slice(i, i + 4096) });
+    });
     term.onResize(size => { if (ttyLive) socket.emit("tty_resize", { cols: size.cols, rows: size.rows }); });
     window.addEventListener("resize", () => { if (!ttyBox.hidden) fit.fit(); });
   }

@@ -31,7 +31,10 @@ def init_app(app) -> None:
     def lesson(slug):
         versions = catalog.lessons.get(slug) if isinstance(slug, str) else None
         return (versions.get("en") or next(iter(versions.values()))) if versions else None
-    app.extensions["labapp.workshops"] = Workshops(lab.store, lab, lesson, app.extensions["labapp.capacity"])
+    app.extensions["labapp.workshops"] = Workshops(
+        lab.store, lab, lesson, app.extensions["labapp.capacity"],
+        stuck_minutes=float(app.config.get("LABAPP_STUCK_MINUTES", 10)),
+        stuck_failures=int(app.config.get("LABAPP_STUCK_FAILURES", 3)))
     app.config["LABAPP_TRAINER_TOKEN"] = app.config.get("LABAPP_TRAINER_TOKEN") or _stored_token(
         app.config["LABAPP_DATA_DIR"])
     app.register_blueprint(pages)

@@ -81,3 +81,31 @@ def test_a_learner_completes_the_article_lesson_and_keeps_progress_on_reload(ser
     page.goto(server + "/?lang=en")
     expect(page.locator(".catalogue")).to_contain_text("11/11")
     page.shot("catalogue")
+
+
+def test_malformed_and_oversized_socket_messages_get_answers_and_the_page_keeps_working(server, page):
+    open_lesson(page, server)
+    answers = page.evaluate("""async () => {
+      const s = io("/lab", { transports: ["websocket"], reconnection: false });
+      await new Promise(ok => s.on("connect", ok));
+      const next = (ev) => new Promise(ok => s.once(ev, data => ok(data)));
+      const out = {};
+      s.emit("run", "not a dict");                      out.notDict = (await next("failure")).message;
+      s.emit("check", { lesson: "nope", step: "x" });   out.noLesson = (await next("failure")).message;
+      s.emit("run", { lesson: "overlay-attachable", step: "swarm", block: "zero" });
+      out.badBlock = (await next("failure")).message;
+      s.emit("tty_resize", { cols: 1e9, rows: -1 });    out.badSize = (await next("failure")).message;
+      s.emit("console", { lesson: "overlay-attachable", node: "manager1", line: "x".repeat(100000) });
+      out.oversized = await next("disconnect");          // above 64 KiB: the server drops this socket
+      return out;
+    }""")
+    assert "the message needs 'lesson'" in answers["notDict"]
+    assert "there is no lesson 'nope'" in answers["noLesson"]
+    assert "the message needs 'block' (int)" in answers["badBlock"]
+    assert "a terminal size is whole columns (2-500) and rows (2-200)" in answers["badSize"]
+    assert answers["oversized"] in ("transport close", "io server disconnect", "transport error"), answers
+    # The page's own connection is untouched and still runs commands.
+    page.fill("#console-line", "docker node ls")
+    page.click("#console button[type=submit]")
+    expect(page.locator("#output")).to_contain_text("Leader", timeout=30_000)
+    assert page.locator("#console-line").get_attribute("maxlength") == "2000"

@@ -11,9 +11,9 @@ from .conftest import labelled_ids
 LABAPP = [sys.executable, "-m", "labapp.cli"]
 
 
-def run(*args, timeout=120):
+def run(*args, timeout=120, env=None):
     return subprocess.run([*LABAPP, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
 def test_doctor_json_reports_engine_images_and_kernel(client):
@@ -58,3 +58,40 @@ def test_unknown_sandbox_is_one_line(client, args):
     assert proc.returncode == 1
     assert proc.stderr == ("labapp: error: no sandbox has the id 'nope0000'; "
                            "'labapp sandbox ls' lists the sandboxes that exist\n")
+
+
+def _ok(*args, env):
+    proc = run(*args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_reap_and_pool_status_touch_only_this_instances_sandboxes(client, tmp_path):
+    from labapp.backend import instance_id
+    from labapp.config import Settings
+    from labapp.sandbox import SwarmSandbox
+    from labapp.sandbox.base import LABEL_OWNER, LABEL_POOL
+
+    data = tmp_path / "data"
+    mine = instance_id(str(data))
+    env = {"LABAPP_DATA_DIR": str(data)}
+    orphan = SwarmSandbox.create(client, Settings.from_env(), nodes=1, labels={LABEL_OWNER: mine})
+    pooled = SwarmSandbox.create(client, Settings.from_env(), nodes=1, labels={LABEL_OWNER: mine, LABEL_POOL: "1x1"})
+    other = SwarmSandbox.create(client, Settings.from_env(), nodes=1, labels={LABEL_OWNER: "someone-else"})
+    try:
+        status = json.loads(_ok("pool", "status", "--json", env=env).stdout)
+        assert status["instance"] == mine and [p["id"] for p in status["pooled"]] == [pooled.id]
+        assert status["pooled"][0]["nodes_running"] == 1
+        dry = _ok("reap", "--dry-run", env=env)
+        assert f"would remove {orphan.id}: orphan: no learner holds it" in dry.stdout
+        assert orphan.id in labelled_ids(client)
+        reaped = json.loads(_ok("reap", "--json", env=env).stdout)
+        assert reaped == {"removed": [{"id": orphan.id, "why": "orphan: no learner holds it"}]}
+        left = labelled_ids(client)
+        assert orphan.id not in left and pooled.id in left and other.id in left
+        assert json.loads(_ok("reap", "--pool", "--json", env=env).stdout)["removed"][0]["id"] == pooled.id
+        assert other.id in labelled_ids(client)
+    finally:
+        for sandbox in (orphan, pooled, other):
+            sandbox.destroy()
+

@@ -69,3 +69,18 @@ def test_the_pool_waits_while_learners_start_and_when_the_host_is_full():
         assert len(made) == 2
     finally:
         pool.stop()
+
+
+def test_a_pooled_sandbox_found_dead_is_removed_and_the_next_is_given():
+    backend, made = _backend()
+    lesson = _lesson()
+    pool = WarmPool(backend, {"3x1": lesson}, standing_size=2, room=lambda: 10)
+    pool.start()
+    try:
+        assert pool.wait_filled(5)
+        dead = made[0]
+        backend.healthy = lambda sandbox: sandbox is not dead
+        assert pool.take(lesson) is made[1]
+        assert dead.destroyed
+    finally:
+        pool.stop()
