@@ -51,13 +51,6 @@ def create_app(config: dict | None = None):
 
 def _instance_secret(data_dir: str) -> str:
     """A random secret kept in the data directory, so sessions survive a restart."""
-    path = os.path.join(data_dir, "secret_key")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip()
-    except OSError:
-        os.makedirs(data_dir, exist_ok=True)
-        secret = secrets.token_hex(32)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as handle:
-            handle.write(secret)
-        return secret
+    from .datadir import kept
+
+    return kept(data_dir, "secret_key", lambda: secrets.token_hex(32))

@@ -2,11 +2,11 @@
 with the app instance that made it (so a restart finds its own and leaves others alone)."""
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from typing import Callable
 
+from .datadir import kept
 from .lesson.model import Lesson
 from .sandbox.base import LABEL_OWNER, LABEL_POOL, Sandbox
 
@@ -122,16 +122,4 @@ class SwarmBackend(Backend):
 
 def instance_id(data_dir: str) -> str:
     """This app instance's id, kept in its data directory (sandbox owner label)."""
-    path = os.path.join(data_dir, "instance_id")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = handle.read().strip()
-            if value:
-                return value
-    except OSError:
-        pass
-    os.makedirs(data_dir, exist_ok=True)
-    value = secrets.token_hex(6)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(value)
-    return value
+    return kept(data_dir, "instance_id", lambda: secrets.token_hex(6), private=False)

@@ -333,18 +333,7 @@ class NodeExecution(Execution):
 
     def _finish(self) -> None:
         self._response.close()
-        exit_code = None
-        try:
-            for _ in range(50):  # the exit code lands a moment after the stream closes
-                info = self.sandbox.client.api.exec_inspect(self._exec_id)
-                if not info.get("Running"):
-                    exit_code = info.get("ExitCode")
-                    break
-                time.sleep(0.02)
-        except docker.errors.APIError:
-            pass
-        except CONNECTION_ERRORS:
-            pass
+        exit_code = _exit_code(self.sandbox, self._exec_id)
         if exit_code != 0 and not self._timed_out and not self._cancelled:
             # A node killed under the command ends it with 137 (or with no code at all):
             # say the node died rather than blame the command.
@@ -439,16 +428,7 @@ class NodeTty(TtySession):
     def _end(self) -> None:
         if self._outcome is not None:
             return
-        exit_code = None
-        try:
-            for _ in range(50):  # the exit code lands a moment after the stream closes
-                info = self.sandbox.client.api.exec_inspect(self._exec_id)
-                if not info.get("Running"):
-                    exit_code = info.get("ExitCode")
-                    break
-                time.sleep(0.02)
-        except (docker.errors.APIError, *CONNECTION_ERRORS):
-            pass
+        exit_code = _exit_code(self.sandbox, self._exec_id)
         problem = _node_problem(self.sandbox, self._node, exit_code) if exit_code != 0 else None
         if problem is not None:
             self._outcome = (None, str(problem))
@@ -464,6 +444,19 @@ class NodeTty(TtySession):
         if self._outcome is None:
             raise ExecError("the terminal session has not ended yet")
         return self._outcome
+
+
+def _exit_code(sandbox: SwarmSandbox, exec_id: str) -> int | None:
+    """The exit code of a finished exec; None when the engine cannot say (node gone)."""
+    try:
+        for _ in range(50):  # the exit code lands a moment after the stream closes
+            info = sandbox.client.api.exec_inspect(exec_id)
+            if not info.get("Running"):
+                return info.get("ExitCode")
+            time.sleep(0.02)
+    except (docker.errors.APIError, *CONNECTION_ERRORS):
+        pass
+    return None
 
 
 def _start(sandbox: SwarmSandbox, node: Node, argv: list[str], tty: bool = False):

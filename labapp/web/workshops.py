@@ -14,6 +14,7 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
                    url_for)
 from markupsafe import Markup
 
+from ..datadir import kept
 from ..errors import LabappError
 from ..lab import LabError, explain
 from ..workshop import Workshops
@@ -50,19 +51,7 @@ def workshops() -> Workshops:
 def _stored_token(data_dir: str) -> str:
     """The trainer token when LABAPP_TRAINER_TOKEN is not set: random, made once per data
     directory (mode 0600) and printed by `labapp serve`; there is no default token."""
-    path = os.path.join(data_dir, "trainer_token")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            token = handle.read().strip()
-            if token:
-                return token
-    except OSError:
-        pass
-    os.makedirs(data_dir, exist_ok=True)
-    token = secrets.token_urlsafe(18)
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-        handle.write(token)
-    return token
+    return kept(data_dir, "trainer_token", lambda: secrets.token_urlsafe(18))
 
 
 def trainer_token_note(app) -> str:
