@@ -158,6 +158,8 @@ def _ko_groups(groups: dict) -> dict:
         value = value or ""
         if key in ("list", "w", "x"):
             value = value.replace(" and ", ", ").replace("no network", "(없음)")
+        elif key == "why":
+            value = translate(value, "ko")
         out[key] = value
     out["now_ko"] = f" (지금 스웜 포트: {groups['now']})" if groups.get("now") else ""
     return out

@@ -1,7 +1,9 @@
-"""The Socket.IO namespace /lab: thin handlers over the Lab (labapp/lab.py).
+"""The Socket.IO namespaces: /lab for learners' pages and /trainer for the workshop
+dashboard, thin handlers over the Lab (labapp/lab.py) and the workshops (labapp/workshop.py).
 
-The events and their data are listed in docs/web.md. Every handler answers a bad message
-or a refused request with a `failure` event that says why; nothing raises to the client.
+The events and their data are listed in docs/web.md and docs/workshops.md. Every handler
+answers a bad message or a refused request with a `failure` event that says why; nothing
+raises to the client.
 """
 from __future__ import annotations
 

@@ -120,3 +120,5 @@ def test_names_stay_as_they_are_and_lists_read_in_korean():
     text = i18n.translate("alpine1 on manager1 is attached to test-net and my-attachable-multi-host-network", "ko")
     assert text == "manager1의 alpine1은(는) test-net, my-attachable-multi-host-network에 연결되어 있습니다"
     assert i18n.translate("something new the table does not know", "ko") == "something new the table does not know"
+    assert i18n.translate("the sandbox could not start: the lab is full, try again in 2 minutes", "ko") == \
+        "샌드박스를 시작하지 못했습니다: 실습 서버가 가득 찼습니다. 2분 뒤에 다시 시도하세요"

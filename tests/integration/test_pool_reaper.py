@@ -1,0 +1,56 @@
+"""The warm pool and the reaper with the real engine: pooled swarms are real, a pooled
+sandbox whose node died is never handed out, and an expired sandbox leaves nothing."""
+import pytest
+
+from labapp.backend import SwarmBackend, shape
+from labapp.lab import Lab
+from labapp.lesson.catalog import load_catalog
+from labapp.pool import WarmPool
+from labapp.sandbox.base import LABEL, LABEL_OWNER, LABEL_POOL
+from labapp.store import Store
+
+from .conftest import labelled_ids
+
+
+@pytest.fixture
+def lesson():
+    return load_catalog().get("overlay-attachable", "en")
+
+
+@pytest.fixture
+def lab(settings, tmp_path):
+    backend = SwarmBackend(settings, owner=f"itest-{tmp_path.name[-8:]}")
+    lab = Lab(backend, lambda: {"ipvs": False, "esp": False, "vxlan": True}, Store(str(tmp_path / "s.db")))
+    yield lab
+    lab.shutdown()
+
+
+def test_the_pool_hands_out_only_live_swarms_labelled_as_pooled(client, lab, lesson):
+    pool = lab.pool = WarmPool(lab.backend, {shape(lesson): lesson}, 2, room=lab.room, busy=lab.starting)
+    pool.start()
+    assert pool.wait_filled(180)
+    pooled = [e for e in lab.backend.existing() if e["pooled"]]
+    assert len(pooled) == 2 and all(e["shape"] == "3x1" for e in pooled)
+    first = pool._ready["3x1"][0][0]
+    node = client.containers.get(first.nodes[1].container)
+    assert node.labels[LABEL_POOL] == "3x1" and node.labels[LABEL_OWNER] == lab.backend.owner
+    node.kill()  # a pooled swarm that lost a node while it waited
+    sandbox = lab.ensure_sandbox("ann", lesson, lambda stage: None)
+    assert sandbox.id != first.id and lab.metrics.pool_hits == 1
+    assert sandbox.exec("manager1", "docker node ls --format '{{.Status}}'").stdout.split() == ["Ready"] * 3
+    assert first.id not in labelled_ids(client)  # the dead one was removed, not handed out
+
+
+def test_an_expired_sandbox_is_reaped_and_leaves_nothing(client, lab, lesson):
+    told = []
+    lab.notify = lambda learner, event: told.append(event)
+    sandbox = lab.ensure_sandbox("bob", lesson, lambda stage: None)
+    assert sandbox.id in labelled_ids(client)
+    lab.max_seconds = 1
+    lab.seat("bob").born -= 5
+    assert lab.reap() == ["bob"]
+    assert told[-1]["type"] == "expired" and "maximum lifetime" in told[-1]["reason"]
+    flt = {"label": f"{LABEL}={sandbox.id}"}
+    assert client.api.containers(all=True, filters=flt) == [] and client.api.networks(filters=flt) == []
+    assert (client.api.volumes(filters=flt).get("Volumes") or []) == []
+    assert lab.store.holdings() == {}
