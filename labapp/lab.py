@@ -62,6 +62,9 @@ class Seat:
     runs: dict[str, list[CommandRun]] = field(default_factory=dict)
     prepared: set[str] = field(default_factory=set)  # steps whose setup has run here
     tty: TtySession | None = None  # the open terminal session (docker attach, exec -it)
+    tty_next: int = 0  # the sequence number of the next keys to write
+    tty_pending: dict = field(default_factory=dict)  # keys that arrived before their turn
+    tty_lock: threading.Lock = field(default_factory=threading.Lock)
     born: float = field(default_factory=time.monotonic)  # when its sandbox became ready
     warned: str | None = None  # the expiry the learner was last warned of
     last_verdict: dict | None = None
@@ -308,6 +311,7 @@ class Lab:
                 return {"allowed": False, "reason": f"a terminal session is already open ({seat.tty.command} "
                         f"on {seat.tty.node}); leave it first (exit, Ctrl-P Ctrl-Q, or Close)"}
             tty = seat.tty = sandbox.open_tty(node, line, cols=cols, rows=rows)
+            seat.tty_next, seat.tty_pending = 0, {}
         on_event({"type": "tty_open", "node": node, "command": line})
 
         def pump():
@@ -331,16 +335,31 @@ class Lab:
             raise LabError("no terminal session is open; type docker attach or docker exec -it in the console")
         return tty
 
-    def tty_input(self, learner: str, text: str) -> None:
-        """Type TEXT into the learner's open terminal session."""
+    def tty_input(self, learner: str, text: str, seq=None) -> None:
+        """Type TEXT into the learner's open terminal session. Socket.IO may hand messages
+        to different threads, so keys carry SEQ (0, 1, 2... per session) and are written
+        in that order whatever order they arrive in."""
         if not isinstance(text, str) or not text or len(text) > TTY_MAX_INPUT:
             raise LabError(f"terminal input must be text of 1 to {TTY_MAX_INPUT} characters")
+        if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
+            raise LabError("terminal input 'seq' is a whole number counting from 0")
         tty = self._tty(learner)
-        self.seat(learner).active = time.monotonic()
-        tty.write(text)
+        seat = self.seat(learner)
+        seat.active = time.monotonic()
+        with seat.tty_lock:
+            if seq is None:
+                tty.write(text)
+                return
+            if seat.tty is not tty or len(seat.tty_pending) > 1000:
+                raise LabError("terminal input arrived out of step; close the terminal and open it again")
+            seat.tty_pending[seq] = text
+            while seat.tty_next in seat.tty_pending:
+                tty.write(seat.tty_pending.pop(seat.tty_next))
+                seat.tty_next += 1
 
     def tty_resize(self, learner: str, cols, rows) -> None:
-        self._tty(learner).resize(*_terminal_size(cols, rows))
+        size = _terminal_size(cols, rows)
+        self._tty(learner).resize(*size)
 
     def tty_close(self, learner: str) -> None:
         """End the learner's terminal session, if one is open (its pump reports the end)."""

@@ -171,7 +171,7 @@
   // The terminal: docker attach / docker exec -it get a real TTY on the node, shown in
   // xterm.js (screen-reader mode on); keys and resizes go back over the same socket.
   const ttyBox = document.getElementById("tty"), ttyScreen = document.getElementById("tty-screen");
-  let term = null, fit = null, ttyLive = false;
+  let term = null, fit = null, ttyLive = false, ttySeq = 0;
   function ttySize() {
     if (term) return { cols: term.cols, rows: term.rows };
     return { cols: 80, rows: 24 };
@@ -186,7 +186,10 @@
     term.onData(data => {
       if (!ttyLive) return;
       // A big paste goes in pieces the server takes (8192 characters a message at most).
-      for (let i = 0; i < data.length; i += 4096) socket.emit("tty_input", { data: data.slice(i, i + 4096) });
+      // Keys carry their order: the server may take messages in several threads.
+      for (let i = 0; i < data.length; i += 4096) {
+        socket.emit("tty_input", { data: data.slice(i, i + 4096), seq: ttySeq++ });
+      }
     });
     term.onResize(size => { if (ttyLive) socket.emit("tty_resize", { cols: size.cols, rows: size.rows }); });
     window.addEventListener("resize", () => { if (!ttyBox.hidden) fit.fit(); });
@@ -195,6 +198,7 @@
     ttyBox.hidden = false;
     document.getElementById("tty-command").textContent = `${ev.command} (${ev.node})`;
     openTerminal();
+    ttySeq = 0;
     ttyLive = true;
     fit.fit();
     socket.emit("tty_resize", { cols: term.cols, rows: term.rows });

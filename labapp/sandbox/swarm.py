@@ -380,6 +380,8 @@ class NodeTty(TtySession):
             sandbox, node, ["sh", "-c", script, "labapp", line], tty=True)
         self._decoder = OutputDecoder(tty=True)
         self._closed = False
+        self._nudged = False
+        self._size = (cols, rows)
         self._outcome: tuple[int | None, str] | None = None
         self.resize(cols, rows)
 
@@ -395,7 +397,19 @@ class NodeTty(TtySession):
                 return rest or None
             text = "".join(c.text for c in self._decoder.feed(data))
             if text:
+                if not self._nudged:
+                    self._nudged = True
+                    threading.Timer(0.3, self._nudge).start()
                 return text
+
+    def _nudge(self) -> None:
+        """Say the terminal's size again once the program in it is up. The docker CLI reads
+        the size when it starts and only then listens for SIGWINCH, so a resize that lands
+        in between is lost; one row less and back makes two signals it does hear."""
+        cols, rows = self._size
+        if not self._closed:
+            self.resize(cols, max(2, rows - 1))
+            self.resize(cols, rows)
 
     def write(self, text: str) -> None:
         if self._closed or self._sock is None:
@@ -406,6 +420,7 @@ class NodeTty(TtySession):
             raise ExecError(f"the terminal on {self.node} has ended") from None
 
     def resize(self, cols: int, rows: int) -> None:
+        self._size = (cols, rows)
         try:
             self.sandbox.client.api.exec_resize(self._exec_id, height=rows, width=cols)
         except (docker.errors.APIError, *CONNECTION_ERRORS):

@@ -191,7 +191,7 @@ class LabNamespace(Namespace):
     def on_tty_input(self, data):
         def handle(data):
             lab = current_app.extensions["labapp.lab"]
-            lab.tty_input(session["learner"], data.get("data"))
+            lab.tty_input(session["learner"], data.get("data"), data.get("seq"))
         self._guard(handle, data)
 
     def on_tty_resize(self, data):

@@ -264,3 +264,22 @@ def test_the_lesson_page_vendors_xterm_and_allows_its_styles_only_there(app):
     assert "unsafe-inline" not in client.get("/").headers["Content-Security-Policy"]
     for asset in ("xterm/xterm.js", "xterm/addon-fit.js", "xterm/xterm.css"):
         assert client.get(f"/static/vendor/{asset}").status_code == 200
+
+
+def test_terminal_keys_are_written_in_their_order_whatever_order_they_arrive_in(app):
+    _, client = _joined(app)
+    client.emit("console", {"lesson": "overlay-attachable", "node": "worker1",
+                            "line": "docker attach alpine1"}, namespace="/lab")
+    _wait_for(client, "tty_open")
+    tty = app.made[-1].tty
+    written = []
+    tty.write = written.append
+    for seq, key in ((2, "c"), (0, "a"), (3, "d"), (1, "b")):
+        client.emit("tty_input", {"data": key, "seq": seq}, namespace="/lab")
+    deadline = time.monotonic() + 5
+    while len(written) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert written == ["a", "b", "c", "d"]
+    client.emit("tty_input", {"data": "x", "seq": -1}, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert "'seq' is a whole number" in failures[0]["args"][0]["message"]
