@@ -49,12 +49,23 @@
   socket.on("verdict", ev => {
     const box = document.querySelector(`#step-${CSS.escape(ev.step)} .verdict`);
     box.innerHTML = "";
-    lastFailure = ev.checks.filter(c => !c.passed).map(c => c.reason).join(" ");
+    // What the failed checks are about, without their asides ("(it has bridge, host, ...)").
+    lastFailure = ev.checks.filter(c => !c.passed).map(c => c.reason.replace(/\([^)]*\)/g, "")).join(" ");
     const list = document.createElement("ul");
+    const shown = new Map();  // one line per distinct verdict: "nothing has run yet" once, not per check
     ev.checks.forEach(c => {
+      const key = (c.passed ? "✓ " : "✗ ") + c.reason;
+      if (shown.has(key)) {
+        const li = shown.get(key);
+        li.dataset.count = String(Number(li.dataset.count) + 1);
+        li.textContent = `${key} (×${li.dataset.count})`;
+        return;
+      }
       const li = document.createElement("li");
       li.className = c.passed ? "pass" : "fail";
-      li.textContent = (c.passed ? "✓ " : "✗ ") + c.reason;
+      li.dataset.count = "1";
+      li.textContent = key;
+      shown.set(key, li);
       list.appendChild(li);
     });
     box.appendChild(list);
@@ -72,10 +83,13 @@
     return node;
   }
   function focus(node, name) {
-    if (name && lastFailure.includes(name)) node.classList.add("focus");
+    const escaped = (name || "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    if (name && new RegExp(`(^|[^\\w.-])${escaped}([^\\w.-]|$)`).test(lastFailure)) node.classList.add("focus");
     return node;
   }
+  let mapDraws = 0;
   socket.on("map", map => {
+    document.getElementById("map").dataset.drawn = String(++mapDraws);
     const nodes = document.getElementById("map-nodes");
     nodes.innerHTML = "";
     map.nodes.forEach(n => {
@@ -133,6 +147,8 @@
     banner(ev.reason, "ended");
     status.textContent = ev.reason;
     lab.dataset.sandbox = "expired";
+    document.getElementById("map-nodes").innerHTML = "";  // that swarm is gone
+    document.querySelector("#map-networks tbody").innerHTML = "";
   });
   socket.on("refused", ev => {
     document.getElementById("console-refused").textContent = ev.reason;

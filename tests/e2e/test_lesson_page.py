@@ -25,7 +25,12 @@ def test_check_before_running_shows_the_failing_reason(server, page):
     expect(step.locator(".verdict li.fail").first).to_be_visible()
     expect(step.locator(".verdict")).to_contain_text("there is no network test-cluster-net2")
     expect(step.locator(".verdict")).to_contain_text("nothing has run yet")
+    assert step.locator(".verdict li", has_text="nothing has run yet").count() == 1  # said once, with (×N)
     expect(page.locator("#map-nodes")).to_contain_text("manager1 · manager · ready")
+    # The map outlines what the failed check is about, not the networks its aside lists.
+    expect(page.locator("#map")).to_have_attribute("data-drawn", re.compile(r"^([2-9]|\d\d+)$"))  # redrawn after Check
+    expect(page.locator("#map-networks tbody tr")).not_to_have_count(0)
+    assert page.locator("#map-networks tr.focus").count() == 0
     step.scroll_into_view_if_needed()
     page.shot("check-before-run")
 
