@@ -2,6 +2,7 @@
 with the app instance that made it (so a restart finds its own and leaves others alone)."""
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from typing import Callable
@@ -11,6 +12,7 @@ from .lesson.model import Lesson
 from .sandbox.base import LABEL_OWNER, LABEL_POOL, Sandbox
 
 Progress = Callable[[str], None]
+POOL_CPU_SHARES = 256  # a pooled sandbox's CPU weight until a learner takes it (a learner's: 1024)
 
 
 def shape(lesson: Lesson) -> str:
@@ -40,6 +42,9 @@ class Backend:
     def healthy(self, sandbox: Sandbox) -> bool:
         """True when every node of SANDBOX still runs (a quick look, no command on a node)."""
         return True
+
+    def promote(self, sandbox: Sandbox) -> None:
+        """A pooled sandbox goes to a learner: give it a learner's share of the CPU."""
 
 
 class FactoryBackend(Backend):
@@ -83,10 +88,13 @@ class SwarmBackend(Backend):
         from .sandbox import SwarmSandbox
 
         labels = {LABEL_OWNER: self.owner}
+        limits = self.settings.limits()
         if pooled:
             labels[LABEL_POOL] = shape(lesson)
+            # Waiting swarms yield the CPU to working ones (weight only: idle CPU is theirs).
+            limits = dataclasses.replace(limits, cpu_shares=POOL_CPU_SHARES)
         return SwarmSandbox.create(self.client, self.settings, nodes=lesson.nodes, managers=lesson.managers,
-                                   progress=on_progress, labels=labels)
+                                   progress=on_progress, labels=labels, limits=limits)
 
     def attach(self, sandbox_id):
         from .sandbox import SwarmSandbox
@@ -110,6 +118,11 @@ class SwarmBackend(Backend):
         from .sandbox import SwarmSandbox
 
         SwarmSandbox(self.client, sandbox_id, []).destroy()
+
+    def promote(self, sandbox):
+        shares = self.settings.limits().cpu_shares
+        for node in sandbox.nodes:
+            self.client.api.update_container(node.container, cpu_shares=shares)
 
     def healthy(self, sandbox):
         import docker.errors

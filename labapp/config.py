@@ -31,6 +31,7 @@ class NodeLimits:
     memory: int = 512 * 1024**2  # bytes
     pids: int = 2048
     cpus: float = 1.0
+    cpu_shares: int = 1024  # the weight against other containers when CPU is short (Docker's default)
 
     def __post_init__(self):
         if self.memory < 128 * 1024**2:

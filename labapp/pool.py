@@ -69,8 +69,13 @@ class WarmPool:
             if item is None:
                 return None
             if self.backend.healthy(item[0]):
-                return item[0]
-            log.warning("pooled sandbox %s has a dead node; removing it", item[0].id)
+                try:
+                    self.backend.promote(item[0])
+                    return item[0]
+                except Exception:  # noqa: BLE001 - a node vanished just now: treat it as dead
+                    log.warning("pooled sandbox %s could not be given a learner's CPU share", item[0].id)
+            else:
+                log.warning("pooled sandbox %s has a dead node; removing it", item[0].id)
             self._destroy(item[0])
 
     def adopt(self, sandbox: Sandbox, kind: str, made: float) -> None:

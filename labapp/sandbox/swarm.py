@@ -564,7 +564,7 @@ def _start_node(client, image: str, node: Node, network: str, labels: dict, limi
     config = host_config(
         api, security, binds={volume["Name"]: {"bind": "/var/lib/docker", "mode": "rw"}},
         mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
-        nano_cpus=int(limits.cpus * 1e9), cgroupns="private", init=False,
+        nano_cpus=int(limits.cpus * 1e9), cpu_shares=limits.cpu_shares, cgroupns="private", init=False,
         network_mode=network)
     networking = api.create_networking_config({network: api.create_endpoint_config(ipv4_address=node.address)})
     container = api.create_container(image, name=node.container, hostname=node.name,

@@ -2,7 +2,7 @@
 sandbox whose node died is never handed out, and an expired sandbox leaves nothing."""
 import pytest
 
-from labapp.backend import SwarmBackend, shape
+from labapp.backend import POOL_CPU_SHARES, SwarmBackend, shape
 from labapp.lab import Lab
 from labapp.lesson.catalog import load_catalog
 from labapp.pool import WarmPool
@@ -34,9 +34,12 @@ def test_the_pool_hands_out_only_live_swarms_labelled_as_pooled(client, lab, les
     first = pool._ready["3x1"][0][0]
     node = client.containers.get(first.nodes[1].container)
     assert node.labels[LABEL_POOL] == "3x1" and node.labels[LABEL_OWNER] == lab.backend.owner
+    assert node.attrs["HostConfig"]["CpuShares"] == POOL_CPU_SHARES  # waiting swarms yield the CPU
     node.kill()  # a pooled swarm that lost a node while it waited
     sandbox = lab.ensure_sandbox("ann", lesson, lambda stage: None)
     assert sandbox.id != first.id and lab.metrics.pool_hits == 1
+    shares = {client.api.inspect_container(n.container)["HostConfig"]["CpuShares"] for n in sandbox.nodes}
+    assert shares == {1024}  # a learner's share once taken
     assert sandbox.exec("manager1", "docker node ls --format '{{.Status}}'").stdout.split() == ["Ready"] * 3
     assert first.id not in labelled_ids(client)  # the dead one was removed, not handed out
 
