@@ -59,6 +59,7 @@ participants = sa.Table(
     sa.Column("joined", sa.Float, nullable=False),
     sa.Column("left", sa.Float, nullable=True),
     sa.UniqueConstraint("workshop", "name", name="one_name_per_workshop"),
+    sa.Index("participants_by_learner", "learner"),  # which workshop is this learner in?
 )
 
 

@@ -7,6 +7,8 @@ raises to the client.
 """
 from __future__ import annotations
 
+import threading
+
 from flask import current_app, session
 from flask_socketio import Namespace, SocketIO, emit, join_room
 
@@ -16,6 +18,7 @@ from ..lab import explain
 
 socketio = SocketIO()
 MAX_FIELD = 2000
+ROSTER_DELAY = 0.3  # seconds a dashboard redraw waits to gather what else changes
 
 
 def init_app(app) -> None:
@@ -29,12 +32,28 @@ def init_app(app) -> None:
     def notify(learner, event):
         socketio.emit(event["type"], localize(event, lab.seat(learner).lang), to=learner, namespace="/lab")
 
+    due: set[str] = set()
+    due_lock = threading.Lock()
+
     def changed(wid):
-        with app.app_context():
-            try:
-                socketio.emit("roster", shops.roster(wid), to=f"workshop:{wid}", namespace="/trainer")
-            except Exception:  # a picture for the trainer; never fail the learner's request
-                app.logger.warning("roster update failed for %s", wid, exc_info=True)
+        """Redraw the workshop's dashboards, at most every ROSTER_DELAY s: a room of learners
+        running steps at once costs one roster per beat, not one per learner's action."""
+        with due_lock:
+            if wid in due:
+                return
+            due.add(wid)
+
+        def send():
+            with due_lock:
+                due.discard(wid)
+            with app.app_context():
+                try:
+                    socketio.emit("roster", shops.roster(wid), to=f"workshop:{wid}", namespace="/trainer")
+                except Exception:  # a picture for the trainer; never fail the learner's request
+                    app.logger.warning("roster update failed for %s", wid, exc_info=True)
+        timer = threading.Timer(ROSTER_DELAY, send)
+        timer.daemon = True
+        timer.start()
 
     def activity(learner):
         workshop = shops.of_learner(learner)
