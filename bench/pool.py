@@ -60,7 +60,7 @@ def main(runs: int, fill: int) -> None:
         try:
             assert big.wait_filled(60 * fill), "the pool of %d did not fill" % fill
             took = time.monotonic() - started
-            boxes = [s for ready in big._ready.values() for s, _ in ready]
+            boxes = [s for ready in big._ready.values() for s in ready]
             memory = sum(sum(node_memory_mib(backend.client, box)) for box in boxes)
             print(f"filling a pool of {fill}: {took:.1f} s ({took / fill:.2f} s each, one at a time); "
                   f"memory of the {fill} idle sandboxes ({3 * fill} nodes): {memory:.0f} MiB "

@@ -68,7 +68,6 @@ class Seat:
     born: float = field(default_factory=time.monotonic)  # when its sandbox became ready
     warned: str | None = None  # the expiry the learner was last warned of
     last_verdict: dict | None = None
-    adopted: bool = False  # re-adopted after a restart: its steps are already done on it
     lang: str = "en"  # the language of the learner's page, for what the lab tells it
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
     active: float = field(default_factory=time.monotonic)
@@ -442,10 +441,9 @@ class Lab:
                 with seat.lock:
                     seat.sandbox, seat.lesson = self.backend.attach(sid), owner["lesson"]
                     seat.active = seat.born = time.monotonic()
-                    seat.adopted = True
                 found["adopted"].append(sid)
             elif entry["pooled"] and running and self.pool is not None:
-                self.pool.adopt(self.backend.attach(sid), entry["shape"], entry["created"] or time.time())
+                self.pool.adopt(self.backend.attach(sid), entry["shape"])
                 found["pooled"].append(sid)
             else:
                 self.backend.destroy(sid)

@@ -27,14 +27,13 @@ class WarmPool:
         self.standing_size = standing_size
         self._room = room
         self._busy = busy
-        self._ready: dict[str, list[tuple[Sandbox, float]]] = {}
+        self._ready: dict[str, list[Sandbox]] = {}
         self._reserved: dict[str, tuple[str, int]] = {}  # key -> (shape, count)
         self._filling: str | None = None
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
         self.made = 0
-        self.fill_seconds: list[float] = []
         self.errors: list[str] = []
 
     # --- what the pool should hold -----------------------------------------------------
@@ -64,24 +63,24 @@ class WarmPool:
         while True:
             with self._cond:
                 ready = self._ready.get(shape(lesson)) or []
-                item = ready.pop(0) if ready else None
+                sandbox = ready.pop(0) if ready else None
                 self._cond.notify_all()  # refill
-            if item is None:
+            if sandbox is None:
                 return None
-            if self.backend.healthy(item[0]):
+            if self.backend.healthy(sandbox):
                 try:
-                    self.backend.promote(item[0])
-                    return item[0]
+                    self.backend.promote(sandbox)
+                    return sandbox
                 except Exception:  # noqa: BLE001 - a node vanished just now: treat it as dead
-                    log.warning("pooled sandbox %s could not be given a learner's CPU share", item[0].id)
+                    log.warning("pooled sandbox %s could not be given a learner's CPU share", sandbox.id)
             else:
-                log.warning("pooled sandbox %s has a dead node; removing it", item[0].id)
-            self._destroy(item[0])
+                log.warning("pooled sandbox %s has a dead node; removing it", sandbox.id)
+            self._destroy(sandbox)
 
-    def adopt(self, sandbox: Sandbox, kind: str, made: float) -> None:
+    def adopt(self, sandbox: Sandbox, kind: str) -> None:
         """Take back a pooled sandbox found on the engine after a restart."""
         with self._cond:
-            self._ready.setdefault(kind, []).append((sandbox, made))
+            self._ready.setdefault(kind, []).append(sandbox)
             self._cond.notify_all()
 
     def count(self) -> int:
@@ -112,7 +111,7 @@ class WarmPool:
             ready = self._ready.get(kind, [])
             target = self.target(kind)
             while len(ready) > target:
-                extra.append(ready.pop()[0])
+                extra.append(ready.pop())
             if len(ready) < target and wanted is None and kind in self._lessons:
                 wanted = kind
         return wanted, extra
@@ -136,7 +135,6 @@ class WarmPool:
                 self._make(wanted)
 
     def _make(self, kind: str) -> None:
-        started = time.monotonic()
         try:
             sandbox = self.backend.create(self._lessons[kind], lambda stage: None, pooled=True)
         except LabappError as exc:
@@ -154,12 +152,11 @@ class WarmPool:
         with self._cond:
             self._filling = None
             self.made += 1
-            self.fill_seconds.append(time.monotonic() - started)
             if self._stop:
                 stale = True
             else:
                 stale = False
-                self._ready.setdefault(kind, []).append((sandbox, time.time()))
+                self._ready.setdefault(kind, []).append(sandbox)
             self._cond.notify_all()
         if stale:
             self._destroy(sandbox)
@@ -190,7 +187,7 @@ class WarmPool:
             self._thread.join(timeout=180)
         if destroy:
             with self._cond:
-                items = [s for ready in self._ready.values() for s, _ in ready]
+                items = [s for ready in self._ready.values() for s in ready]
                 self._ready.clear()
             for sandbox in items:
                 self._destroy(sandbox)

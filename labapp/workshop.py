@@ -248,11 +248,13 @@ class Workshops:
 
     def current_lesson(self, wid: str, learner: str) -> str:
         """The first of the workshop's lessons the learner has not finished (else the last)."""
-        workshop = self.get(wid)
+        return self._current(self.get(wid), lambda slug: self.store.progress(learner, slug))
+
+    def _current(self, workshop: dict, done: Callable[[str], dict[str, str]]) -> str:
+        """current_lesson, with DONE(slug) giving {step: status} (read or already loaded)."""
         for slug in workshop["lessons"]:
-            lesson = self._lesson(slug)
-            done = self.store.progress(learner, slug)
-            if any(done.get(s.id) != "passed" for s in lesson.steps):
+            progress = done(slug)
+            if any(progress.get(s.id) != "passed" for s in self._lesson(slug).steps):
                 return slug
         return workshop["lessons"][-1]
 
@@ -274,11 +276,14 @@ class Workshops:
         progress: dict[tuple[str, str], dict[str, dict]] = {}
         for row in self.store.all_progress(learners):
             progress.setdefault((row["learner"], row["lesson"]), {})[row["step"]] = row
+
+        def statuses(learner):
+            return lambda slug: {step: r["status"] for step, r in progress.get((learner, slug), {}).items()}
         now = time.time()
         rows = []
         for person in people:
             learner = person["learner"]
-            slug = self.current_lesson(wid, learner)
+            slug = self._current(workshop, statuses(learner))
             lesson = self._lesson(slug)
             done = progress.get((learner, slug), {})
             passed = [s for s in lesson.steps if (done.get(s.id) or {}).get("status") == "passed"]

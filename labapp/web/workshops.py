@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from ..datadir import kept
 from ..errors import LabappError
-from ..lab import LabError, explain
+from ..lab import LabError
 from ..workshop import Workshops
-from .api import _csrf, _unexpected
+from .api import ApiError, _api_error, _body, _csrf, _lab_error, _unexpected
 from .views import get_lesson, language, learner_id, ui
 
 pages = Blueprint("workshops", __name__)
@@ -96,13 +96,10 @@ def _need_trainer() -> None:
                       status_code=403)
 
 
-def _error(exc):
-    status, message = explain(exc)
-    return jsonify({"error": message}), status
-
-
+# The workshop API answers as the rest of the API does: the same CSRF rule, the same errors.
 wsapi.before_request(_csrf)
-wsapi.register_error_handler(LabappError, _error)
+wsapi.register_error_handler(ApiError, _api_error)
+wsapi.register_error_handler(LabappError, _lab_error)
 wsapi.register_error_handler(Exception, _unexpected)
 
 
@@ -265,13 +262,6 @@ def render_metrics(app) -> str:
 
 
 # --- the API ----------------------------------------------------------------------------
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise LabError("the body must be a JSON object")
-    return data
-
 
 @wsapi.get("/workshops")
 def api_list():

@@ -31,7 +31,7 @@ def test_the_pool_hands_out_only_live_swarms_labelled_as_pooled(client, lab, les
     assert pool.wait_filled(180)
     pooled = [e for e in lab.backend.existing() if e["pooled"]]
     assert len(pooled) == 2 and all(e["shape"] == "3x1" for e in pooled)
-    first = pool._ready["3x1"][0][0]
+    first = pool._ready["3x1"][0]
     node = client.containers.get(first.nodes[1].container)
     assert node.labels[LABEL_POOL] == "3x1" and node.labels[LABEL_OWNER] == lab.backend.owner
     assert node.attrs["HostConfig"]["CpuShares"] == POOL_CPU_SHARES  # waiting swarms yield the CPU

@@ -236,3 +236,8 @@ def test_a_trainer_reset_replays_up_to_the_chosen_step(app, trainer):
     assert lab.store.progress(learner, LESSON) == {}  # a reset does not pass steps for them
     with pytest.raises(LabError):
         app.extensions["labapp.workshops"].reset(made["id"], "nobody")
+
+
+def test_a_body_that_is_not_an_object_is_a_400_like_the_rest_of_the_api(trainer):
+    answer = trainer.post("/api/workshops", json=["not", "an", "object"])
+    assert answer.status_code == 400 and answer.get_json() == {"error": "the body must be a JSON object"}
