@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The raw floor for bench/sandbox_up.py: the same steps SwarmSandbox.create takes, as plain
-# docker CLI commands (network, volumes, three node containers, the image bundle copied in,
-# start, swarm init, two joins, wait until three nodes are Ready). No error handling, no
-# labels beyond the one that lets cleanup find it: this is the floor, not a product.
-# usage: floor_sandbox_up.sh ID NODE_IMAGE BUNDLE_TAR SUBNET(a.b.c.d/28) SECURITY-FLAGS...
+# docker CLI commands (network, volumes, three node containers, start, swarm init, two joins,
+# wait until three nodes are Ready), with the node recipe before the walls (SECURITY-FLAGS).
+# No error handling, no labels beyond the ones that let cleanup find it: this is the floor.
+# usage: floor_sandbox_up.sh ID NODE_IMAGE SUBNET(a.b.c.d/28) SECURITY-FLAGS...
 set -euo pipefail
-id=$1 image=$2 bundle=$3 subnet=$4
-shift 4
+id=$1 image=$2 subnet=$3
+shift 3
 security=("$@")
 base=${subnet%.*}
 first=${subnet##*.}; first=${first%/*}
@@ -18,10 +18,10 @@ for i in 0 1 2; do
         ip=$base.$((first + i + 2))
         docker volume create --label labapp.sandbox="$id" "labapp-$id-$n-docker" >/dev/null
         docker create --name "labapp-$id-$n" --hostname "$n" --label labapp.sandbox="$id" \
+            --label labapp.node="$n" --label labapp.role=x \
             --network "labapp-$id" --ip "$ip" -v "labapp-$id-$n-docker:/var/lib/docker" \
             --memory 512m --memory-swap 512m --pids-limit 2048 --cpus 1 --cgroupns private \
             "${security[@]}" "$image" >/dev/null
-        docker cp - "labapp-$id-$n:/" < "$bundle"
         docker start "labapp-$id-$n" >/dev/null
     ) &
 done

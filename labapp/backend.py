@@ -87,6 +87,7 @@ class SwarmBackend(Backend):
     def create(self, lesson, on_progress, pooled=False):
         from .sandbox import SwarmSandbox
 
+        self._refuse_weak_nodes()
         labels = {LABEL_OWNER: self.owner}
         limits = self.settings.limits()
         if pooled:
@@ -95,6 +96,21 @@ class SwarmBackend(Backend):
             limits = dataclasses.replace(limits, cpu_shares=POOL_CPU_SHARES)
         return SwarmSandbox.create(self.client, self.settings, nodes=lesson.nodes, managers=lesson.managers,
                                    progress=on_progress, labels=labels, limits=limits)
+
+    def _refuse_weak_nodes(self) -> None:
+        """Learners get hardened nodes, or none unless the operator allowed weak ones
+        (LABAPP_ALLOW_WEAK_NODES=1, `labapp serve --allow-weak-nodes`)."""
+        import os
+
+        from .errors import SandboxError
+        from .sandbox.images import node_image_ref
+        from .sandbox.probe import node_security
+
+        recipe = node_security(self.client, node_image_ref(self.settings), self.settings)
+        if recipe.weak and os.environ.get("LABAPP_ALLOW_WEAK_NODES") != "1":
+            raise SandboxError(f"this lab host cannot harden its nodes ({recipe.name} recipe), and its "
+                               "operator has not allowed weak nodes: no sandbox is made",
+                               hint="the operator runs 'labapp doctor' to see why")
 
     def attach(self, sandbox_id):
         from .sandbox import SwarmSandbox

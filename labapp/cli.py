@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--allow-weak-nodes", action="store_true",
+                   help="serve even where nodes cannot be hardened (also LABAPP_ALLOW_WEAK_NODES=1)")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -139,13 +141,20 @@ def cmd_doctor(args) -> int:
             mark = "yes" if value else ("no " if value is False else "?  ")
             reason = "" if value or key not in detail else f" ({detail[key]})"
             print(f"kernel:  {key:<5} {mark} {what}{reason}")
+        missing = report["walls"]["missing"]
+        if missing is not None:
+            print("walls:   " + ("all in place (see docs/security.md)" if not missing else
+                                 f"{len(missing)} missing: nodes here are NOT safe to hand to strangers"))
+            for what in missing:
+                print(f"walls:   missing: {what}")
         for problem in report["problems"]:
             print(f"problem: {problem}")
     return 0 if report["engine"]["reachable"] and report["images"]["present"] else 1
 
 
-_MODES = {"privileged": "run --privileged",
-          "capabilities": "run with added capabilities (this engine refuses --privileged)"}
+_MODES = {"hardened": "hardened (each node's root is an unprivileged user of the host)",
+          "wide": "WIDE: this engine cannot run hardened nodes; a node's root is the host's root",
+          "privileged": "PRIVILEGED: this engine cannot run hardened nodes; a node's root is the host's root"}
 
 
 def cmd_images_build(args) -> int:
@@ -399,11 +408,47 @@ def cmd_pool_status(args) -> int:
     return 0
 
 
+WEAK_NODES_RISK = ("on this host a node's root is the host's root, so anyone who gets past the console "
+                   "can take this machine, the other learners' sandboxes and the trainer token")
+
+
+def _check_walls(args) -> None:
+    """Refuse to serve where nodes cannot be hardened, unless the operator says so."""
+    import os
+
+    from .sandbox.images import node_image_ref, require_images
+    from .sandbox.probe import node_security
+
+    settings = Settings.from_env()
+    allowed = args.allow_weak_nodes or os.environ.get("LABAPP_ALLOW_WEAK_NODES") == "1"
+    if allowed:
+        os.environ["LABAPP_ALLOW_WEAK_NODES"] = "1"  # the lab's backend asks again per sandbox
+    try:
+        client = _client()
+        try:
+            require_images(client, settings)
+            recipe = node_security(client, node_image_ref(settings), settings)
+        finally:
+            client.close()
+    except LabappError as exc:  # no engine or images yet: each sandbox's creation checks again
+        print(f"labapp: cannot tell yet whether nodes can be hardened here ({exc})", flush=True)
+        return
+    if not recipe.weak:
+        return
+    if not allowed:
+        raise LabappError(f"nodes run with the {recipe.name} recipe here: {WEAK_NODES_RISK}",
+                          hint="'labapp doctor' says what is missing; to serve anyway, set "
+                               "LABAPP_ALLOW_WEAK_NODES=1 or pass --allow-weak-nodes")
+    print(f"labapp: WARNING: nodes run with the {recipe.name} recipe: {WEAK_NODES_RISK} "
+          "(allowed by LABAPP_ALLOW_WEAK_NODES / --allow-weak-nodes)", flush=True)
+
+
 def cmd_serve(args) -> int:
     from . import create_app
     from .web.events import socketio
     from .web.workshops import trainer_token_note
 
+    _check_walls(args)
     app = create_app()
     # SIGTERM ends the server like Ctrl-C does, so the sandboxes it made are destroyed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -49,6 +49,7 @@ class Settings:
     node_memory: str = "512m"
     node_pids: str = "2048"
     node_cpus: str = "1.0"
+    node_disk: str = "256m"  # the engine's data in a node: a tmpfs of this size (counts as memory)
     subnet_pool: str = "172.29.0.0/16"
     subnet_prefix: str = "28"
     node_memory_plan: str = "192m"  # what a node of a working learner takes (capacity planning)

@@ -93,22 +93,27 @@ class Sandbox(abc.ABC):
         raise NodeNotFound(f"sandbox {self.id} has no node '{name}' (its nodes: {names})")
 
     @abc.abstractmethod
-    def exec_stream(self, node: str, cmd: Sequence[str] | str, *, timeout: float | None = None
-                    ) -> "Execution":
-        """Start CMD on NODE; iterate the returned Execution for its output chunks."""
+    def exec_stream(self, node: str, cmd: Sequence[str] | str, *, timeout: float | None = None,
+                    learner: bool = False) -> "Execution":
+        """Start CMD on NODE; iterate the returned Execution for its output chunks.
+
+        The app's own commands (and the lessons') run as the node's root; a string is a
+        shell line. With LEARNER, CMD is what a learner typed: an argv list (never a shell
+        line), run as an unprivileged user of the node with no new privileges."""
 
     def exec(self, node: str, cmd: Sequence[str] | str, *, timeout: float | None = None,
-             on_chunk: OnChunk | None = None) -> ExecResult:
+             on_chunk: OnChunk | None = None, learner: bool = False) -> ExecResult:
         """Run CMD on NODE to its end, passing each chunk to ON_CHUNK as it arrives."""
-        execution = self.exec_stream(node, cmd, timeout=timeout)
+        execution = self.exec_stream(node, cmd, timeout=timeout, learner=learner)
         for chunk in execution:
             if on_chunk is not None:
                 on_chunk(chunk)
         return execution.result()
 
     @abc.abstractmethod
-    def open_tty(self, node: str, line: str, *, cols: int = 80, rows: int = 24) -> "TtySession":
-        """Start the shell LINE on NODE with a terminal (docker attach, docker exec -it)."""
+    def open_tty(self, node: str, argv: Sequence[str], *, cols: int = 80, rows: int = 24) -> "TtySession":
+        """Start a learner's ARGV on NODE with a terminal (docker attach, docker exec -it),
+        as exec_stream(learner=True) runs it."""
 
     @abc.abstractmethod
     def engine(self, node: str):

@@ -1,10 +1,13 @@
 """The images labapp needs, built offline from Debian packages.
 
-- the node image: a Debian rootfs with a Docker engine (debootstrap, then import);
+- the node base image: a Debian rootfs with a Docker engine (debootstrap, then import),
+  without set-user-id programs or file capabilities;
 - the lesson images, loaded in every node under the names the article types: `alpine`
-  and `nginx`. They are stand-ins made of busybox (taken from the node image): `ash`,
+  and `nginx`. They are stand-ins made of busybox (taken from the base image): `ash`,
   `ping`, `nslookup`, `wget`, `nc`, and an httpd that serves a page on port 80 and stops
-  at once on SIGTERM.
+  at once on SIGTERM;
+- the node image: the base plus labapp's node scripts, the engine's authorization plugin
+  and the lesson images (the node's root filesystem is read-only, so they are in the image).
 
 Every image is tagged with a hash of its recipe, so a build is skipped when the image is
 already there and redone when the recipe changes.
@@ -12,14 +15,16 @@ already there and redone when the recipe changes.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import os
 import shutil
+import stat
+import struct
 import subprocess
 import tarfile
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -32,11 +37,15 @@ from ..config import Settings
 from ..errors import ImageBuildError, ImageMissing
 from .base import LABEL
 
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 NODE_PACKAGES = (
     "docker.io", "iptables", "iproute2", "procps", "ca-certificates", "tcpdump",
-    "busybox-static", "jq", "ipvsadm", "util-linux", "dnsmasq-base",
+    "busybox-static", "jq", "ipvsadm", "util-linux", "dnsmasq-base", "python3",
 )
+NODE_UID = 100000  # the node's user: root of its user namespace (see node-init.sh)
+NETMOVE = "usr/local/libexec/labapp/ip"  # busybox (its `ip` applet by this name), allowed CAP_NET_ADMIN: moves eth0 at boot
+MASKED = "usr/local/share/labapp/masked"  # mode 0, root's: bound over the /proc files a node hides
+_CAP_NET_ADMIN = 12
 NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE_LABEL = "labapp.image"
 RECIPE_LABEL = "labapp.recipe"
@@ -100,21 +109,39 @@ def lesson_images() -> tuple[LessonImage, ...]:
 
 
 def base_recipe(settings: Settings) -> str:
-    """The node base image's recipe hash: the Debian suite and packages (the slow part)."""
-    return _hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES)
+    """The node base image's recipe hash: the Debian suite and packages (the slow part) and
+    what is done to the root filesystem after debootstrap."""
+    return _hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES, str(NODE_UID), NETMOVE, MASKED,
+                 inspect.getsource(_slim), inspect.getsource(_harden))
 
 
 def base_image_ref(settings: Settings) -> str:
     return f"labapp/node-base:{base_recipe(settings)}"
 
 
-_NODE_SCRIPTS = (("node-entrypoint.sh", "usr/local/bin/labapp-node-entrypoint"),
+_NODE_SCRIPTS = (("node-init.sh", "usr/local/bin/labapp-node-init"),
+                 ("node-inner.sh", "usr/local/bin/labapp-node-inner"),
+                 ("labapp-runc", "usr/local/bin/labapp-runc"),
                  ("labapp-wait-ready", "usr/local/bin/labapp-wait-ready"))
+_AUTHZ_FILES = ("policy.py", "plugin.py")
+AUTHZ_DIR = "usr/local/lib/labapp/authz"
+
+
+def _authz(name: str) -> bytes:
+    return resources.files("labapp.sandbox").joinpath("authz", name).read_bytes()
+
+
+def node_files() -> list[tuple[str, bytes, int]]:
+    """What the node image adds to its base: (path, content, mode)."""
+    files = [(target, _asset(asset), 0o755) for asset, target in _NODE_SCRIPTS]
+    files += [(f"{AUTHZ_DIR}/{name}", _authz(name), 0o644) for name in _AUTHZ_FILES]
+    return files
 
 
 def node_recipe(settings: Settings) -> str:
-    """The node image's recipe hash: its base and the scripts it carries."""
-    return _hash(RECIPE_VERSION, base_recipe(settings), *(_asset(a) for a, _ in _NODE_SCRIPTS))
+    """The node image's recipe hash: its base, what it adds, and the lesson images."""
+    return _hash(RECIPE_VERSION, base_recipe(settings), *(f"{p}:{m}" for p, _, m in node_files()),
+                 *(c for _, c, _ in node_files()), *lesson_image_refs(settings).values())
 
 
 def node_image_ref(settings: Settings) -> str:
@@ -125,7 +152,7 @@ def lesson_image_refs(settings: Settings) -> dict[str, str]:
     """{article name: host image reference} for every lesson image."""
     refs: dict[str, str] = {}
     for img in lesson_images():  # a base comes before the images built on it
-        parent = refs[img.base].rsplit(":", 1)[1] if img.base else node_recipe(settings)
+        parent = refs[img.base].rsplit(":", 1)[1] if img.base else base_recipe(settings)
         refs[img.name] = f"labapp/{img.name}:{img.recipe(parent)}"
     return refs
 
@@ -151,25 +178,25 @@ def build_images(client: docker.DockerClient, settings: Settings, say: Say = pri
     """Build every image that is missing (all with FORCE); return the references built."""
     built = []
     base_ref, node_ref = base_image_ref(settings), node_image_ref(settings)
-    if force or _absent(client, node_ref):
-        if force or _absent(client, base_ref):
-            _build_base_image(client, settings, base_ref, say)
-            built.append(base_ref)
-        _build_node_image(client, settings, base_ref, node_ref)
-        say(f"node image {node_ref} built")
-        built.append(node_ref)
-    else:
-        say(f"node image {node_ref} is up to date")
     refs = lesson_image_refs(settings)
     todo = [img for img in lesson_images() if force or _absent(client, refs[img.name])]
+    if not (force or todo or _absent(client, node_ref)):
+        say(f"node image {node_ref} and lesson images {', '.join(refs)} are up to date")
+        _prune_old(client, settings, say)
+        return built
+    if force or _absent(client, base_ref):
+        _build_base_image(client, settings, base_ref, say)
+        built.append(base_ref)
     if todo:
-        busybox = _busybox_from(client, node_ref)
+        busybox = _busybox_from(client, base_ref)
         for img in todo:
             _build_lesson_image(client, img, refs, busybox)
             say(f"lesson image {img.name} built as {refs[img.name]}")
             built.append(refs[img.name])
-    else:
-        say("lesson images " + ", ".join(refs) + " are up to date")
+    if force or todo or _absent(client, node_ref):
+        _build_node_image(client, settings, base_ref, node_ref)
+        say(f"node image {node_ref} built")
+        built.append(node_ref)
     _prune_old(client, settings, say)
     return built
 
@@ -233,9 +260,11 @@ def _build_base_image(client, settings: Settings, ref: str, say: Say) -> None:
                 hint="check that the Debian mirror answers (apt-get update) and see the lines above",
             )
         _slim(rootfs)
+        _harden(rootfs)
         say(f"  rootfs ready in {time.monotonic() - started:.0f} s; importing")
         tar_path = os.path.join(workdir, "rootfs.tar")
-        subprocess.run(["tar", "-C", rootfs, "--numeric-owner", "-cf", tar_path, "."], check=True)
+        subprocess.run(["tar", "-C", rootfs, "--numeric-owner", "--xattrs",
+                        "--xattrs-include=security.capability", "-cf", tar_path, "."], check=True)
         shutil.rmtree(rootfs)
         changes = [f"ENV PATH={NODE_PATH}",
                    f"LABEL {IMAGE_LABEL}=node-base {RECIPE_LABEL}={base_recipe(settings)}"]
@@ -259,12 +288,51 @@ def _slim(rootfs: str) -> None:
                     os.unlink(full)
 
 
+def _harden(rootfs: str) -> None:
+    """No program of the node gains privileges when run: set-user-id and set-group-id bits
+    and file capabilities are removed. Two files are added: the boot helper that moves eth0
+    into the node's namespaces (busybox with CAP_NET_ADMIN, runnable by the node's user only:
+    iproute2's `ip` drops file capabilities) 
+    and the file the node binds over the /proc entries it hides (nobody may open it)."""
+    for top, dirs, files in os.walk(rootfs):
+        for name in files + dirs:
+            path = os.path.join(top, name)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            if info.st_mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(info.st_mode):
+                os.chmod(path, stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+            try:
+                os.removexattr(path, "security.capability", follow_symlinks=False)
+            except OSError:
+                pass  # it had none
+    netmove = os.path.join(rootfs, NETMOVE)
+    os.makedirs(os.path.dirname(netmove), exist_ok=True)
+    shutil.copyfile(os.path.join(rootfs, "bin/busybox"), netmove)
+    os.chown(netmove, NODE_UID, NODE_UID)
+    os.chmod(netmove, 0o500)
+    # struct vfs_cap_data, revision 2: effective, permitted = CAP_NET_ADMIN
+    os.setxattr(netmove, "security.capability", struct.pack("<5I", 0x02000001, 1 << _CAP_NET_ADMIN, 0, 0, 0))
+    for place in ("var/lib/docker", "var/lib/docker/swarm"):  # volumes and tmpfs take these owners
+        os.makedirs(os.path.join(rootfs, place), exist_ok=True)
+        os.chown(os.path.join(rootfs, place), NODE_UID, NODE_UID)
+        os.chmod(os.path.join(rootfs, place), 0o700)
+    masked = os.path.join(rootfs, MASKED)
+    os.makedirs(os.path.dirname(masked), exist_ok=True)
+    with open(masked, "wb"):
+        pass
+    os.chown(masked, 0, 0)
+    os.chmod(masked, 0)
+
+
 def _build_node_image(client, settings: Settings, base_ref: str, ref: str) -> None:
-    """The node image: the base plus labapp's scripts (a second, small layer)."""
-    files = [(target, _asset(asset), 0o755) for asset, target in _NODE_SCRIPTS]
+    """The node image: the base plus labapp's scripts, the authorization plugin and the
+    lesson images (one small layer)."""
+    files = node_files() + [("opt/labapp/images/lesson-images.tar", _lesson_bundle(client, settings), 0o644)]
     _build_from(client, base_ref, ref, files, [
-        f"ENV PATH={NODE_PATH}",
-        'ENTRYPOINT ["/usr/local/bin/labapp-node-entrypoint"]',
+        f"ENV PATH={NODE_PATH} DOCKER_HOST=unix:///run/docker.sock DOCKER_CONFIG=/run/labapp/cli",
+        f"USER {NODE_UID}:{NODE_UID}",
+        'ENTRYPOINT ["/usr/local/bin/labapp-node-init"]',
         f"LABEL {IMAGE_LABEL}=node {RECIPE_LABEL}={node_recipe(settings)}",
     ])
 
@@ -379,37 +447,18 @@ def _prune_old(client, settings: Settings, say: Say) -> None:
                 pass  # still used by a container: it goes with that container's sandbox
 
 
-# --- the bundle each node loads at start ----------------------------------------------
+# --- the lesson images inside the node image ------------------------------------------
 
-_bundle_lock = threading.Lock()
-_bundle_cache: dict[tuple, bytes] = {}
-
-
-def node_bundle(client, settings: Settings) -> bytes:
-    """A tar to put at / in a node: opt/labapp/images/lesson-images.tar.
-
-    It is one `docker save` of every lesson image (so a shared layer is loaded once), with
-    the tags rewritten to the article's names (`alpine:latest`), so the node's
-    `docker images` shows exactly those.
-    """
+def _lesson_bundle(client, settings: Settings) -> bytes:
+    """One `docker save` of every lesson image (so a shared layer is loaded once), with the
+    tags rewritten to the article's names (`alpine:latest`), so the node's `docker images`
+    shows exactly those. The node loads it at start (/opt/labapp/images/lesson-images.tar)."""
     refs = lesson_image_refs(settings)
-    key = tuple(sorted(refs.items()))
-    with _bundle_lock:
-        if key in _bundle_cache:
-            return _bundle_cache[key]
-        require_images(client, settings)
-        api = client.api
-        response = api._get(api._url("/images/get"), params={"names": list(refs.values())},
-                            stream=True)
-        api._raise_for_status(response)
-        saved = b"".join(response.iter_content(1 << 16))
-        retagged = retag_saved_image(saved, {ref: f"{name}:latest" for name, ref in refs.items()})
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as outer:
-            _add_file(outer, "opt/labapp/images/lesson-images.tar", retagged, 0o644)
-        _bundle_cache.clear()
-        _bundle_cache[key] = buffer.getvalue()
-        return _bundle_cache[key]
+    api = client.api
+    response = api._get(api._url("/images/get"), params={"names": list(refs.values())}, stream=True)
+    api._raise_for_status(response)
+    saved = b"".join(response.iter_content(1 << 16))
+    return retag_saved_image(saved, {ref: f"{name}:latest" for name, ref in refs.items()})
 
 
 def retag_saved_image(saved: bytes, new_refs: dict[str, str]) -> bytes:

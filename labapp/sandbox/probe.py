@@ -15,27 +15,73 @@ from ..engine import CONNECTION_ERRORS, engine_address
 from ..errors import LabappError, SandboxError
 from .base import LABEL
 
-# The ways a node container may be given what dockerd needs, most direct first.
-# Each is tried on the engine; the first under which a container starts is used.
-SECURITY_CANDIDATES = (
-    ("privileged", {"privileged": True}),
-    ("capabilities", {
-        "cap_add": ["ALL"],
-        "cap_drop": ["SYS_RESOURCE"],
-        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-        # the CLI's --security-opt systempaths=unconfined: /proc and /sys not masked
-        "MaskedPaths": [],
-        "ReadonlyPaths": [],
-    }),
+NODE_USER = "100000:100000"  # the image's user: root of the node's own user namespace
+
+
+SWARM_STATE = "/var/lib/docker/swarm"  # on a volume of its own (see node_tmpfs)
+
+
+def node_tmpfs(disk: str) -> dict:
+    """The node's writable places (its root filesystem is read-only): the node's runtime
+    state, /tmp, and the engine's data, all tmpfs. The engine's data is what a learner can
+    fill (images, containers' layers, volumes); its size is the node's disk limit and its
+    pages count against the node's memory limit. Only the swarm's raft state lives on a
+    volume (SWARM_STATE): the raft log preallocates 64 MiB segments, which in a tmpfs took
+    124 MiB of a manager's memory (measured)."""
+    owner = "uid=100000,gid=100000"
+    return {"/run": f"rw,exec,nosuid,nodev,mode=755,{owner},size=64m",
+            "/tmp": "rw,nosuid,nodev,mode=1777,size=64m",
+            "/var/lib/docker": f"rw,exec,nosuid,nodev,mode=700,{owner},size={disk}"}
+
+
+@dataclass(frozen=True)
+class NodeRecipe:
+    """How a node container is started: its host options, its user, and the protections
+    it lacks (empty for the hardened recipe; `labapp doctor` prints them)."""
+
+    name: str
+    host: dict  # create_host_config keywords; capitalised keys go to the API as they are
+    user: str
+    missing: tuple[str, ...] = ()
+
+    @property
+    def weak(self) -> bool:
+        return bool(self.missing)
+
+
+_UNMASKED = {"MaskedPaths": [], "ReadonlyPaths": []}  # the node masks /proc itself (node-inner.sh)
+_WIDE_MISSING = (
+    "the node runs as the host's root (no user namespace): a root process on a node is root on the host",
+    "the node holds every capability but SYS_RESOURCE (SYS_ADMIN, SYS_MODULE, DAC_READ_SEARCH, ...)",
+    "no seccomp filter on the node (module loading, open_by_handle_at, bpf, kexec are open)",
+    "/proc and /proc/sys of the node are not masked (core_pattern, sysrq-trigger, kcore)",
+)
+# The ways a node container may be given what dockerd needs, safest first. Each is tried
+# on the engine (a node boots and runs a container); the first that works is used.
+RECIPES = (
+    NodeRecipe("hardened", {"cap_drop": ["ALL"], "cap_add": ["NET_ADMIN"],
+                            "security_opt": ["apparmor=unconfined"], "read_only": True, **_UNMASKED},
+               NODE_USER),
+    NodeRecipe("wide", {"cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"], "read_only": True,
+                        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"], **_UNMASKED},
+               "0", _WIDE_MISSING),
+    NodeRecipe("privileged", {"privileged": True, "read_only": True}, "0",
+               _WIDE_MISSING[:1] + ("the node is privileged: every capability and device of the host",)),
 )
 
 
-def host_config(api, security: dict, **kwargs) -> dict:
-    """A HostConfig with a security mode's options; the API-only keys docker-py's
+def host_config(api, recipe: NodeRecipe, **kwargs) -> dict:
+    """A HostConfig for a node of RECIPE. The hardened recipe's seccomp profile is added
+    here (the API takes the profile itself); the API-only keys docker-py's
     create_host_config does not know (capitalised) are set on the result directly."""
-    known = {k: v for k, v in security.items() if not k[:1].isupper()}
+    opts = dict(recipe.host)
+    if recipe.name == "hardened":
+        from .seccomp import profile_json
+
+        opts["security_opt"] = [*opts["security_opt"], f"seccomp={profile_json()}"]
+    known = {k: v for k, v in opts.items() if not k[:1].isupper()}
     config = api.create_host_config(**known, **kwargs)
-    config.update({k: v for k, v in security.items() if k[:1].isupper()})
+    config.update({k: v for k, v in opts.items() if k[:1].isupper()})
     return config
 
 _PROBE_SCRIPT = r"""
@@ -68,7 +114,7 @@ def probe_kernel(client: docker.DockerClient, image: str) -> KernelReport:
     name = f"labapp-probe-{secrets.token_hex(4)}"
     container = client.api.create_container(
         image, entrypoint=["sh", "-c"], command=[_PROBE_SCRIPT], name=name,
-        labels={LABEL: name},
+        labels={LABEL: name}, user="0",
         host_config=client.api.create_host_config(cap_add=["NET_ADMIN"], network_mode="none"),
     )
     try:
@@ -89,60 +135,67 @@ def probe_kernel(client: docker.DockerClient, image: str) -> KernelReport:
 
 
 _security_lock = threading.Lock()
-_security_cache: dict[str, tuple[str, dict]] = {}
+_security_cache: dict[str, NodeRecipe] = {}
 
 
-def node_security(client: docker.DockerClient, image: str, settings: Settings) -> tuple[str, dict]:
-    """The first security mode under which a node container starts on this engine.
+def node_security(client: docker.DockerClient, image: str, settings: Settings) -> NodeRecipe:
+    """The safest node recipe that works on this engine.
 
-    Tried once per engine (identified by its ID, kernel and version) and remembered in
-    the cache directory, since trying costs a container start or two.
-    """
+    Tried once per engine (its ID, kernel and version) and node image, and remembered in
+    the cache directory: trying boots a node (a few seconds)."""
     info = client.info()
-    key = f"{info.get('ID', '')}-{info.get('KernelVersion', '')}-{info.get('ServerVersion', '')}"
+    key = f"{info.get('ID', '')}-{info.get('KernelVersion', '')}-{info.get('ServerVersion', '')}-{image}"
     with _security_lock:
         if key in _security_cache:
             return _security_cache[key]
         path = os.path.join(settings.cache_dir, "node-security.json")
         cached = _read_json(path)
-        mode = cached.get(key)
-        known = dict(SECURITY_CANDIDATES)
-        if mode not in known:
-            mode, reasons = None, []
-            for candidate, opts in SECURITY_CANDIDATES:
-                error = _try_start(client, image, opts)
+        known = {r.name: r for r in RECIPES}
+        name = cached.get(key)
+        if name not in known:
+            name, reasons = None, []
+            for recipe in RECIPES:
+                error = _try_node(client, image, recipe, settings)
                 if error is None:
-                    mode = candidate
+                    name = recipe.name
                     break
-                reasons.append(f"{candidate}: {error}")
-            if mode is None:
+                reasons.append(f"{recipe.name}: {error}")
+            if name is None:
                 raise SandboxError(
-                    "this engine starts no node container in any mode (" + "; ".join(reasons) + ")",
-                    hint="labapp needs an engine that allows privileged containers or added capabilities",
+                    "this engine starts no node in any recipe (" + "; ".join(reasons) + ")",
+                    hint="labapp needs an engine whose containers may make user namespaces, or add capabilities",
                 )
-            cached[key] = mode
+            cached = {k: v for k, v in cached.items() if not k.endswith(image) or k == key}
+            cached[key] = name
             _write_json(path, cached)
-        _security_cache[key] = (mode, known[mode])
-        return _security_cache[key]
+        _security_cache[key] = known[name]
+        return known[name]
 
 
-def _try_start(client, image: str, opts: dict) -> str | None:
-    """None if a container with OPTS starts and exits 0, else the engine's reason."""
+def _try_node(client, image: str, recipe: NodeRecipe, settings: Settings) -> str | None:
+    """None if a node of RECIPE boots and runs a container of its own, else the reason."""
     name = f"labapp-try-{secrets.token_hex(4)}"
     try:
         container = client.api.create_container(
-            image, entrypoint=["true"], name=name, labels={LABEL: name},
-            host_config=host_config(client.api, opts, network_mode="none"),
+            image, name=name, labels={LABEL: name}, user=recipe.user,
+            environment={"LABAPP_NODE_SELFTEST": "1"},
+            host_config=host_config(client.api, recipe, network_mode="none", cgroupns="private",
+                                    tmpfs=node_tmpfs(settings.node_disk), pids_limit=2048),
         )
     except docker.errors.APIError as exc:
         return exc.explanation or str(exc)
     try:
         client.api.start(container["Id"])
-        code = client.api.wait(container["Id"], timeout=30).get("StatusCode")
-        return None if code == 0 else f"exit code {code}"
+        code = client.api.wait(container["Id"], timeout=120).get("StatusCode")
+        if code == 0:
+            return None
+        logs = client.api.logs(container["Id"], stdout=True, stderr=True).decode("utf-8", "replace")
+        return (logs.strip().splitlines() or [f"exit code {code}"])[-1][:200]
     except docker.errors.APIError as exc:
         text = exc.explanation or str(exc)
-        return text.split("unable to start container process: ")[-1][:160]
+        return text.split("unable to start container process: ")[-1][:200]
+    except CONNECTION_ERRORS:
+        return "the node did not finish its self-test within 120 s"
     finally:
         client.api.remove_container(container["Id"], force=True)
 
@@ -177,6 +230,7 @@ def doctor(settings: Settings) -> dict:
         "images": {"present": False, "names": all_image_refs(settings), "missing": None},
         "kernel": {"ipvs": None, "esp": None, "vxlan": None},
         "kernel_detail": {},
+        "walls": {"missing": None},
         "problems": [],
     }
     try:
@@ -204,10 +258,19 @@ def doctor(settings: Settings) -> dict:
         node_ref = node_image_ref(settings)
         if node_ref not in missing:
             try:
-                mode, _ = node_security(client, node_ref, settings)
-                report["engine"]["node_mode"] = mode
+                recipe = node_security(client, node_ref, settings)
+                report["engine"]["node_mode"] = recipe.name
+                report["walls"]["missing"] = list(recipe.missing)
             except SandboxError as exc:
                 report["problems"].append(str(exc))
+            from .hostwall import host_wall_status
+
+            wall = host_wall_status()
+            report["walls"]["host_input"] = wall is None
+            if wall is not None:
+                report["walls"]["missing"] = [*(report["walls"]["missing"] or []),
+                                              f"the host does not drop what sandboxes send to its own "
+                                              f"addresses (any port it listens on): {wall}"]
             kernel = probe_kernel(client, node_ref)
             report["kernel"] = kernel.as_dict()
             report["kernel_detail"] = kernel.detail

@@ -19,14 +19,21 @@ from ..errors import (ExecError, LabappError, NodeDead, SandboxCreateError, Sand
 from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_OWNER, LABEL_POOL, LABEL_ROLE, ExecResult,
                    Execution, Node, NodeState, Sandbox, SandboxState, TtySession)
 from .execstream import Chunk, OutputDecoder, start_exec
-from .images import node_bundle, node_image_ref, require_images
+from .images import node_image_ref, require_images
 from .nodeclient import node_client
-from .probe import host_config, node_security
+from .probe import RECIPES, SWARM_STATE, NodeRecipe, host_config, node_security, node_tmpfs
 
 LABEL_ADDRESS = "labapp.address"
 LABEL_SUBNET = "labapp.subnet"
+LABEL_RECIPE = "labapp.recipe"  # how the node was started (probe.RECIPES): who runs commands in it
 NAME_PREFIX = "labapp-"
 _PID_DIR = "/run/labapp/exec"
+# Who runs a command on a node. The app's own commands (swarm formation, checks, the network
+# map) run as the node's root: in a hardened node, uid 100000 of the host, which owns the
+# node's user namespace. What a learner typed runs as an unprivileged user of the node's
+# group (it may use the node's docker socket, nothing else), with no new privileges.
+LEARNER_USER = "100001:100000"
+LEARNER_PREFIX = ("setpriv", "--no-new-privs", "--")
 _alloc_lock = threading.Lock()
 
 Progress = Callable[[str], None]
@@ -59,15 +66,22 @@ def choose_subnet(pool: str, prefix: int, used: Sequence[str]) -> ipaddress.IPv4
                              hint="set LABAPP_SUBNET_POOL to a larger range or remove old sandboxes")
 
 
-def wrap_command(cmd: Sequence[str] | str, token: str) -> list[str]:
+def wrap_command(cmd: Sequence[str] | str, token: str, learner: bool = False) -> list[str]:
     """The argv that runs CMD on a node in a session of its own, recording its pid so
     that a timeout or a cancel can kill the whole process group.
 
-    A string is a shell line (pipes allowed); a sequence is run as it is.
+    A string is a shell line (pipes allowed: the app's own commands and the lessons');
+    a sequence is run as it is. A LEARNER's command must be a sequence (argv: it never
+    meets a shell) and runs with no new privileges.
     """
-    argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-    if not argv:
+    if learner and isinstance(cmd, str):
+        raise ExecError("a learner's command is an argv list, never a shell line")
+    if not cmd:
         raise ExecError("no command given")
+    if learner:
+        argv = [*LEARNER_PREFIX, *cmd]
+    else:
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
     script = (f'mkdir -p {_PID_DIR} && echo "$PPID $$" > {_PID_DIR}/{token}; '
               f'"$@"; rc=$?; rm -f {_PID_DIR}/{token}; exit $rc')
     return ["setsid", "-w", "sh", "-c", script, "labapp", *argv]
@@ -77,11 +91,12 @@ class SwarmSandbox(Sandbox):
     """A sandbox whose nodes are containers on the host engine running their own dockerd."""
 
     def __init__(self, client: docker.DockerClient, sandbox_id: str, nodes: Sequence[Node],
-                 created: float | None = None):
+                 created: float | None = None, recipe: str = "hardened"):
         self.client = client
         self.id = sandbox_id
         self.nodes = tuple(nodes)
         self.created = created
+        self.recipe = recipe
         self._engines: dict[str, docker.DockerClient] = {}
         self._engines_lock = threading.Lock()
 
@@ -103,12 +118,11 @@ class SwarmSandbox(Sandbox):
         plan = node_names(nodes, managers)
         require_images(client, settings)
         image = node_image_ref(settings)
-        _, security = node_security(client, image, settings)
-        bundle = node_bundle(client, settings)
+        recipe = node_security(client, image, settings)
         sid = sandbox_id or new_sandbox_id()
         created = time.time()
-        labels = {**(labels or {}), LABEL: sid, LABEL_CREATED: str(int(created))}
-        sandbox = cls(client, sid, [], created)
+        labels = {**(labels or {}), LABEL: sid, LABEL_CREATED: str(int(created)), LABEL_RECIPE: recipe.name}
+        sandbox = cls(client, sid, [], created, recipe.name)
         try:
             say("network")
             network, subnet = _create_network(client, settings, sid, labels)
@@ -119,7 +133,7 @@ class SwarmSandbox(Sandbox):
             say("nodes starting")
             with ThreadPoolExecutor(max_workers=len(plan)) as pool:
                 list(pool.map(lambda n: _start_node(client, image, n, network, labels, limits,
-                                                    security, bundle), sandbox.nodes))
+                                                    recipe, settings.node_disk), sandbox.nodes))
             say("swarm forming")
             sandbox._form_swarm(say)
             say("ready")
@@ -149,7 +163,8 @@ class SwarmSandbox(Sandbox):
             raise SandboxNotFound(f"no sandbox has the id '{sandbox_id}'")
         nodes.sort(key=lambda n: (n.role != "manager", n.name))
         created = min(float(c["Labels"].get(LABEL_CREATED, 0) or 0) for c in containers)
-        return cls(client, sandbox_id, nodes, created)
+        recipes = {c["Labels"].get(LABEL_RECIPE, "wide") for c in containers if c["Labels"].get(LABEL_NODE)}
+        return cls(client, sandbox_id, nodes, created, "hardened" if recipes == {"hardened"} else "wide")
 
     @classmethod
     def list(cls, client: docker.DockerClient) -> list[dict]:
@@ -215,13 +230,22 @@ class SwarmSandbox(Sandbox):
 
     # --- the Sandbox interface --------------------------------------------------------
 
-    def exec_stream(self, node: str, cmd: Sequence[str] | str, *, timeout: float | None = None,
-                    ) -> "NodeExecution":
-        target = self.node(node)
-        return NodeExecution(self, target, cmd, timeout)
+    @property
+    def app_user(self) -> str:
+        """The user the app's own commands run as on this sandbox's nodes."""
+        return next(r.user for r in RECIPES if r.name == self.recipe) if self.recipe in {
+            r.name for r in RECIPES} else "0"
 
-    def open_tty(self, node: str, line: str, *, cols: int = 80, rows: int = 24) -> "NodeTty":
-        return NodeTty(self, self.node(node), line, cols, rows)
+    def user_for(self, learner: bool) -> str:
+        return LEARNER_USER if learner else self.app_user
+
+    def exec_stream(self, node: str, cmd: Sequence[str] | str, *, timeout: float | None = None,
+                    learner: bool = False) -> "NodeExecution":
+        target = self.node(node)
+        return NodeExecution(self, target, cmd, timeout, learner)
+
+    def open_tty(self, node: str, argv: Sequence[str], *, cols: int = 80, rows: int = 24) -> "NodeTty":
+        return NodeTty(self, self.node(node), argv, cols, rows)
 
     def engine(self, node: str) -> docker.DockerClient:
         """A docker SDK client for NODE's own engine (tunnelled; see nodeclient)."""
@@ -276,11 +300,12 @@ class NodeExecution(Execution):
     """A command running on a node: output chunks as they come, exit code from exec inspect."""
 
     def __init__(self, sandbox: SwarmSandbox, node: Node, cmd: Sequence[str] | str,
-                 timeout: float | None):
+                 timeout: float | None, learner: bool = False):
         self.sandbox = sandbox
         self.node = node
         self.timeout = timeout
         self.token = secrets.token_hex(6)
+        self.user = sandbox.user_for(learner)
         self._stdout: list[str] = []
         self._stderr: list[str] = []
         self._result: ExecResult | None = None
@@ -288,7 +313,7 @@ class NodeExecution(Execution):
         self._cancelled = False
         self._started = time.monotonic()
         self._exec_id, self._response, self._reader, _ = _start(
-            sandbox, node, wrap_command(cmd, self.token))
+            sandbox, node, wrap_command(cmd, self.token, learner), user=self.user)
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._pump, daemon=True,
                                          name=f"labapp-exec-{node.container}")
@@ -360,7 +385,7 @@ class NodeExecution(Execution):
         """Kill the command's process group on the node (recorded by wrap_command)."""
         # setsid (the exec's own process) first, so that it cannot report the kill, then
         # the session it started: every process of the command, pipes and children.
-        if not _kill_recorded(self.sandbox, self.node, self.token, '"$first" -"$second"'):
+        if not _kill_recorded(self.sandbox, self.node, self.token, '"$first" -"$second"', self.user):
             self._response.close()  # the node is gone: end the stream from this side
 
 
@@ -371,13 +396,16 @@ class NodeTty(TtySession):
     docker CLI inside gets SIGWINCH on resize and Ctrl-C reaches the container.
     """
 
-    def __init__(self, sandbox: SwarmSandbox, node: Node, line: str, cols: int, rows: int):
-        self.sandbox, self._node, self.node, self.command = sandbox, node, node.name, line
+    def __init__(self, sandbox: SwarmSandbox, node: Node, argv: Sequence[str], cols: int, rows: int):
+        if isinstance(argv, str) or not argv:
+            raise ExecError("a terminal runs an argv list, never a shell line")
+        self.sandbox, self._node, self.node = sandbox, node, node.name
+        self.command = " ".join(argv)
         self.token = secrets.token_hex(6)
-        script = (f'mkdir -p {_PID_DIR} && echo "$$ $$" > {_PID_DIR}/{self.token}; '
-                  'exec sh -c "$1"')
+        self.user = LEARNER_USER
+        script = f'mkdir -p {_PID_DIR} && echo "$$ $$" > {_PID_DIR}/{self.token}; exec "$@"'
         self._exec_id, self._response, self._reader, self._sock = _start(
-            sandbox, node, ["sh", "-c", script, "labapp", line], tty=True)
+            sandbox, node, ["sh", "-c", script, "labapp", *LEARNER_PREFIX, *argv], tty=True, user=self.user)
         self._decoder = OutputDecoder(tty=True)
         self._closed = False
         self._nudged = False
@@ -431,7 +459,7 @@ class NodeTty(TtySession):
             return
         self._closed = True
         if self._running():
-            _kill_recorded(self.sandbox, self._node, self.token, '-"$first"')
+            _kill_recorded(self.sandbox, self._node, self.token, '-"$first"', self.user)
         self._response.close()
 
     def _running(self) -> bool:
@@ -452,7 +480,7 @@ class NodeTty(TtySession):
         else:
             self._outcome = (exit_code, f"the session ended (exit {exit_code})")
         self._closed = True
-        _kill_recorded(self.sandbox, self._node, self.token, "")  # only removes the pid file
+        _kill_recorded(self.sandbox, self._node, self.token, "", self.user)  # only removes the pid file
         self._response.close()
 
     def outcome(self) -> tuple[int | None, str]:
@@ -474,12 +502,13 @@ def _exit_code(sandbox: SwarmSandbox, exec_id: str) -> int | None:
     return None
 
 
-def _start(sandbox: SwarmSandbox, node: Node, argv: list[str], tty: bool = False):
-    """Create and start an exec of ARGV on NODE; (exec id, response, reader, socket).
+def _start(sandbox: SwarmSandbox, node: Node, argv: list[str], tty: bool = False, user: str = ""):
+    """Create and start an exec of ARGV on NODE as USER; (exec id, response, reader, socket).
     A node that is gone or stopped is reported as NodeDead, naming it."""
     api = sandbox.client.api
     try:
         exec_id = api.exec_create(node.container, argv, stdout=True, stderr=True, stdin=tty, tty=tty,
+                                  user=user or sandbox.app_user,
                                   environment={"TERM": "xterm-256color"} if tty else None)["Id"]
         return (exec_id, *start_exec(api, exec_id, tty=tty))
     except docker.errors.NotFound:
@@ -515,15 +544,16 @@ def _node_problem(sandbox: SwarmSandbox, node: Node, exit_code: int | None = Non
                     f"(its container is {status})")
 
 
-def _kill_recorded(sandbox: SwarmSandbox, node: Node, token: str, targets: str) -> bool:
-    """Kill TARGETS (built from the pid file's "$first" and "$second") on NODE, then remove
-    the pid file; an empty TARGETS only removes it. False when the node cannot be reached."""
+def _kill_recorded(sandbox: SwarmSandbox, node: Node, token: str, targets: str, user: str) -> bool:
+    """Kill TARGETS (built from the pid file's "$first" and "$second") on NODE, as USER (who
+    ran them), then remove the pid file; an empty TARGETS only removes it. False when the
+    node cannot be reached."""
     pidfile = f"{_PID_DIR}/{token}"
     kill = f'[ -f {pidfile} ] && read first second < {pidfile} && env kill -KILL -- {targets}; ' \
         if targets else ""
     try:
         api = sandbox.client.api
-        exec_id = api.exec_create(node.container, ["sh", "-c", f"{kill}rm -f {pidfile}"])["Id"]
+        exec_id = api.exec_create(node.container, ["sh", "-c", f"{kill}rm -f {pidfile}"], user=user)["Id"]
         api.exec_start(exec_id)
         return True
     except (docker.errors.APIError, *CONNECTION_ERRORS):
@@ -537,7 +567,12 @@ def used_subnets(client) -> list[str]:
 
 
 def _create_network(client, settings: Settings, sid: str, labels: dict):
-    """The sandbox's private network: internal (no way out), a subnet of its own."""
+    """The sandbox's private network: internal (no way out), a subnet of its own, its
+    bridge named after it (labapp-<id>), so that the host's wall can name every sandbox's
+    bridge at once (sandbox/hostwall.py)."""
+    from .hostwall import ensure_host_wall
+
+    ensure_host_wall()
     prefix = int(settings.subnet_prefix)
     for _attempt in range(5):
         with _alloc_lock:
@@ -547,6 +582,7 @@ def _create_network(client, settings: Settings, sid: str, labels: dict):
                 net = client.api.create_network(
                     f"{NAME_PREFIX}{sid}", driver="bridge", internal=True, check_duplicate=True,
                     labels={**labels, LABEL_SUBNET: str(subnet)},
+                    options={"com.docker.network.bridge.name": f"{NAME_PREFIX}{sid}"[:15]},
                     ipam=docker.types.IPAMConfig(pool_configs=[pool]))
                 return net["Id"], subnet
             except docker.errors.APIError as exc:
@@ -557,20 +593,19 @@ def _create_network(client, settings: Settings, sid: str, labels: dict):
 
 
 def _start_node(client, image: str, node: Node, network: str, labels: dict, limits: NodeLimits,
-                security: dict, bundle: bytes) -> None:
+                recipe: NodeRecipe, disk: str) -> None:
     api = client.api
     node_labels = {**labels, LABEL_NODE: node.name, LABEL_ROLE: node.role, LABEL_ADDRESS: node.address}
-    volume = api.create_volume(name=f"{node.container}-docker", labels=node_labels)
+    volume = api.create_volume(name=f"{node.container}-swarm", labels=node_labels)
     config = host_config(
-        api, security, binds={volume["Name"]: {"bind": "/var/lib/docker", "mode": "rw"}},
+        api, recipe, tmpfs=node_tmpfs(disk), binds={volume["Name"]: {"bind": SWARM_STATE, "mode": "rw"}},
         mem_limit=limits.memory, memswap_limit=limits.memory, pids_limit=limits.pids,
         nano_cpus=int(limits.cpus * 1e9), cpu_shares=limits.cpu_shares, cgroupns="private", init=False,
         network_mode=network)
     networking = api.create_networking_config({network: api.create_endpoint_config(ipv4_address=node.address)})
-    container = api.create_container(image, name=node.container, hostname=node.name,
+    container = api.create_container(image, name=node.container, hostname=node.name, user=recipe.user,
                                      labels=node_labels, host_config=config,
                                      networking_config=networking, detach=True)
-    api.put_archive(container["Id"], "/", bundle)
     api.start(container["Id"])
 
 

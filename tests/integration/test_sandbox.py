@@ -37,8 +37,11 @@ def test_node_limits_and_no_tcp_engine(sandbox, client, settings):
     assert host["NanoCpus"] == int(limits.cpus * 1e9)
     listening = sandbox.exec("worker1", "ss -lntp").stdout
     assert ":2375" not in listening and ":2376" not in listening
+    settings_json = json.loads(sandbox.exec("worker1", "cat /etc/docker/daemon.json").stdout)
+    assert settings_json["hosts"] == ["unix:///run/docker.sock"]
+    assert settings_json["authorization-plugins"] == ["labapp-authz"]
     args = sandbox.exec("worker1", "cat /proc/$(pidof dockerd)/cmdline | tr '\\0' ' '").stdout
-    assert "tcp://" not in args and "unix:///var/run/docker.sock" in args
+    assert "tcp://" not in args and "-H" not in args.split() and "--host" not in args
 
 
 def test_the_articles_facts_reproduce(sandbox, kernel):
@@ -174,3 +177,24 @@ def test_the_network_map_shows_services_tasks_containers_and_networks(sandbox):
     nets = {(n["name"], n["node"]): n for n in picture["networks"]}
     assert nets["test-cluster-net", None]["attachable"] and not nets["test-cluster-net2", None]["attachable"]
     assert nets["test-net", "manager1"]["driver"] == "bridge"
+
+
+def test_a_learners_command_is_an_argv_run_unprivileged(sandbox):
+    """What a learner typed never meets a shell and runs as an unprivileged user of the node
+    with no new privileges: it may use the node's docker socket, nothing else."""
+    me = sandbox.exec("manager1", ["sh", "-c", "id -u; id -G; grep -E '^(NoNewPrivs|CapEff)' /proc/self/status"],
+                      learner=True)
+    assert me.stdout.split() == ["100001", "100000", "CapEff:", "0000000000000000", "NoNewPrivs:", "1"]
+    # Shell syntax in an argument is only text: ';' reaches docker as an argument.
+    literal = sandbox.exec("manager1", ["docker", "ps", ";", "touch", "/tmp/owned"], learner=True)
+    assert literal.exit_code != 0 and "accepts no arguments" in literal.stderr
+    assert not sandbox.exec("manager1", "test -e /tmp/owned").ok
+    assert sandbox.exec("manager1", ["docker", "node", "ls", "-q"], learner=True).stdout.count("\n") == 3
+    # The node's own files stay out of the learner's reach.
+    for argv in (["ls", "/run/docker/plugins"], ["touch", "/etc/docker/daemon.json"],
+                 ["touch", "/run/labapp/ready"], ["kill", "1"]):
+        denied = sandbox.exec("manager1", argv, learner=True)
+        assert denied.exit_code != 0 and any(w in denied.stderr for w in (
+            "Permission denied", "Operation not permitted")), (argv, denied.output)
+    with pytest.raises(Exception, match="argv list, never a shell line"):
+        sandbox.exec("manager1", "docker ps", learner=True)

@@ -89,9 +89,13 @@ class FakeSandbox(Sandbox):
         self._engine = engine or FakeEngine()
         self.script = list(script or [])
         self.ran: list[tuple[str, str]] = []
+        self.learner_argvs: list[tuple[str, ...]] = []  # what ran as the learner, as argv
 
-    def exec_stream(self, node, cmd, *, timeout=None):
+    def exec_stream(self, node, cmd, *, timeout=None, learner=False):
         self.node(node)
+        if learner:
+            assert not isinstance(cmd, str), "a learner's command must reach the sandbox as argv"
+            self.learner_argvs.append(tuple(cmd))
         line = cmd if isinstance(cmd, str) else " ".join(cmd)
         self.ran.append((node, line))
         for pattern, result in self.script:
@@ -105,8 +109,10 @@ class FakeSandbox(Sandbox):
         self.node(node)
         return self._engine
 
-    def open_tty(self, node, line, *, cols=80, rows=24):
+    def open_tty(self, node, argv, *, cols=80, rows=24):
         self.node(node)
+        assert not isinstance(argv, str), "a terminal's command must reach the sandbox as argv"
+        line = " ".join(argv)
         self.ran.append((node, line))
         self.tty = FakeTty(node, line, cols, rows)
         return self.tty

@@ -59,7 +59,16 @@ def test_recipes_are_stable_and_change_with_their_inputs():
     assert images.base_image_ref(a) != images.base_image_ref(b)
     refs = images.lesson_image_refs(a)
     assert set(refs) == {"alpine", "nginx"}
-    assert refs != images.lesson_image_refs(b)  # lesson images come from the node's busybox
+    assert refs != images.lesson_image_refs(b)  # lesson images come from the base image's busybox
+    # The node image carries the lesson images and the authorization plugin: either changes it.
+    assert any(p.endswith("authz/policy.py") for p, _, _ in images.node_files())
+    assert images.node_recipe(a) != images.node_recipe(b)
+
+
+def test_the_hardening_of_the_base_is_part_of_its_recipe(monkeypatch):
+    before = images.base_recipe(Settings())
+    monkeypatch.setattr(images, "NETMOVE", "usr/local/libexec/labapp/elsewhere")
+    assert images.base_recipe(Settings()) != before
 
 
 def test_debian_mirror_setting_wins(tmp_path):

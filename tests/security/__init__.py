@@ -1,0 +1,1 @@
+"""Attack corpora for the security layers (the learner is the attacker)."""
