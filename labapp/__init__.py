@@ -13,7 +13,7 @@ def create_app(config: dict | None = None):
     """The Flask app: config, the lab (sandboxes, store), pages and the Socket.IO namespace."""
     from flask import Flask
 
-    from .web import api, events, views, workshops
+    from .web import api, events, guard, views, workshops
 
     app = Flask(__name__, template_folder=os.path.join(_ROOT, "templates"),
                 static_folder=os.path.join(_ROOT, "static"))
@@ -37,16 +37,72 @@ def create_app(config: dict | None = None):
         LABAPP_TRAINER_TOKEN=os.environ.get("LABAPP_TRAINER_TOKEN") or None,
         LABAPP_STUCK_MINUTES=float(os.environ.get("LABAPP_STUCK_MINUTES") or 10),  # dashboard's stuck mark
         LABAPP_STUCK_FAILURES=int(os.environ.get("LABAPP_STUCK_FAILURES") or 3),
+        # the web layer's limits (labapp/web/guard.py, docs/web.md): per learner, per address
+        LABAPP_COMMANDS_IN_FLIGHT=int(os.environ.get("LABAPP_COMMANDS_IN_FLIGHT") or 2),
+        LABAPP_RATE_SANDBOXES=_env("LABAPP_RATE_SANDBOXES", "60/minute;300/hour"),
+        LABAPP_RATE_COMMANDS=_env("LABAPP_RATE_COMMANDS", "1500/minute"),
+        LABAPP_RATE_JOINS=_env("LABAPP_RATE_JOINS", "60/minute;300/hour"),
+        LABAPP_RATE_SIGNINS=_env("LABAPP_RATE_SIGNINS", "20/minute;100/hour"),
+        LABAPP_RATE_LIMIT_STORAGE=os.environ.get("LABAPP_RATE_LIMIT_STORAGE") or "memory://",
+        LABAPP_THROTTLE_FREE=int(_env("LABAPP_THROTTLE_FREE", "5")),  # wrong trainer tokens before waiting
+        LABAPP_THROTTLE_MAX_SECONDS=float(_env("LABAPP_THROTTLE_MAX_SECONDS", "300")),
+        LABAPP_JOIN_THROTTLE_FREE=int(_env("LABAPP_JOIN_THROTTLE_FREE", "20")),  # wrong join codes
+        LABAPP_JOIN_THROTTLE_MAX_SECONDS=float(_env("LABAPP_JOIN_THROTTLE_MAX_SECONDS", "60")),
+        LABAPP_TRUSTED_PROXIES=int(os.environ.get("LABAPP_TRUSTED_PROXIES") or 0),
+        LABAPP_SECURE_COOKIES=(os.environ.get("LABAPP_SECURE_COOKIES") or "auto").strip().lower(),
+        LABAPP_HSTS_SECONDS=int(_env("LABAPP_HSTS_SECONDS", "31536000")),
+        MAX_CONTENT_LENGTH=64 * 1024,  # request bodies (the console line is at most 2000 characters)
     )
     if config:
         app.config.update(config)
     app.secret_key = app.config.get("SECRET_KEY") or os.environ.get("LABAPP_SECRET_KEY") \
         or _instance_secret(data_dir)
+    _cookies(app)
     views.init_app(app)
     api.init_app(app)
     workshops.init_app(app)
     events.init_app(app)
+    guard.init_app(app)
+    proxies = int(app.config["LABAPP_TRUSTED_PROXIES"])
+    if proxies > 0:
+        # Outside Socket.IO's middleware, so that its handlers see the client's address too.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
+
+
+def _env(name: str, default: str) -> str:
+    """The environment's NAME where set (an empty value too: it can switch a limit off)."""
+    value = os.environ.get(name)
+    return default if value is None else value
+
+
+def _cookies(app) -> None:
+    """LABAPP_SECURE_COOKIES: 'on' marks the session cookie Secure, 'off' never, 'auto' when
+    the request came over HTTPS (through ProxyFix only with LABAPP_TRUSTED_PROXIES); HSTS
+    goes on HTTPS responses unless it is 'off'."""
+    from flask import request
+    from flask.sessions import SecureCookieSessionInterface
+
+    from .config import ConfigError
+
+    mode = app.config["LABAPP_SECURE_COOKIES"]
+    if mode not in ("on", "off", "auto"):
+        raise ConfigError(f"LABAPP_SECURE_COOKIES={mode!r}: write on, off or auto")
+    app.config["SESSION_COOKIE_SECURE"] = mode == "on"
+
+    class Session(SecureCookieSessionInterface):
+        def get_cookie_secure(self, app):
+            return mode == "on" or (mode == "auto" and request.is_secure)
+    app.session_interface = Session()
+
+    @app.after_request
+    def hsts(response):
+        seconds = int(app.config["LABAPP_HSTS_SECONDS"])
+        if mode != "off" and seconds > 0 and request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={seconds}")
+        return response
 
 
 def _instance_secret(data_dir: str) -> str:

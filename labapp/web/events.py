@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 
 from flask import current_app, session
-from flask_socketio import Namespace, SocketIO, emit, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, emit, join_room
 
 from ..errors import LabappError
 from ..i18n import translate
 from ..lab import explain
+from .guard import Refused, command_event, guard
 
 socketio = SocketIO()
 MAX_FIELD = 2000
@@ -83,9 +84,19 @@ def _lang(data) -> str:
 
 def _field(data, name, kind=str):
     value = data.get(name) if isinstance(data, dict) else None
-    if not isinstance(value, kind) or (isinstance(value, str) and not 0 < len(value) <= MAX_FIELD):
+    if not isinstance(value, kind) or (isinstance(value, str) and not (0 < len(value) <= MAX_FIELD
+                                                                        and _unicode(value))):
         raise LabappError(f"the message needs '{name}' ({kind.__name__})")
     return value
+
+
+def _unicode(text: str) -> bool:
+    """Whether TEXT is valid Unicode (JSON may carry a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class LabNamespace(Namespace):
@@ -147,37 +158,44 @@ class LabNamespace(Namespace):
             emit("done", {"step": None})
 
     def on_join(self, data):
-        def handle(data):
-            lab, learner, lesson = self._context(data)
-            lab.seat(learner).lang = lesson.language
-            lab.tty_close(learner)  # a terminal left by an earlier page of this learner
-            send = self._forward(learner)
-            app = current_app._get_current_object()
-            emit("progress", {"lesson": lesson.slug, "steps": lab.store.progress(learner, lesson.slug)})
-            workshop = current_app.extensions["labapp.workshops"].of_learner(learner)
-            if workshop is not None:
-                emit("workshop", {"title": workshop["title"], "ends": workshop["ends"]})
-            if lab.status(learner)["state"] == "starting":
-                emit("sandbox", {"type": "sandbox", "stage": "starting"})
-                return  # the start under way reports to this page too (same learner room)
+        self._guard(lambda data: self._join(data), data)
 
-            def start():
-                with app.app_context():
-                    try:
-                        sandbox = lab.ensure_sandbox(learner, lesson, lambda stage: stage != "ready" and send(
-                            {"type": "sandbox", "stage": stage}))
-                        send({"type": "sandbox", "stage": "ready",
-                              "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
-                        self._send_map(lab, learner)
-                    except LabappError as exc:
-                        send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
-                    except Exception:  # never leave the page waiting on a sandbox that will not come
-                        app.logger.exception("sandbox start failed for %s", learner)
-                        send({"type": "failure", "message": "the sandbox could not start (an internal error, "
-                              "logged on the server); press Reset sandbox to try again"})
-            socketio.start_background_task(start)
-        self._guard(handle, data)
+    def _join(self, data, counted=False):
+        """Join the lesson: make (or reuse) the learner's sandbox in the background. Making
+        one counts against the address's sandbox limit unless the caller COUNTED it."""
+        lab, learner, lesson = self._context(data)
+        lab.seat(learner).lang = lesson.language
+        lab.tty_close(learner)  # a terminal left by an earlier page of this learner
+        send = self._forward(learner)
+        app = current_app._get_current_object()
+        emit("progress", {"lesson": lesson.slug, "steps": lab.store.progress(learner, lesson.slug)})
+        workshop = current_app.extensions["labapp.workshops"].of_learner(learner)
+        if workshop is not None:
+            emit("workshop", {"title": workshop["title"], "ends": workshop["ends"]})
+        state = lab.status(learner)
+        if state["state"] == "starting":
+            emit("sandbox", {"type": "sandbox", "stage": "starting"})
+            return  # the start under way reports to this page too (same learner room)
+        if not counted and not (state["state"] == "ready" and state["lesson"] == lesson.slug):
+            guard().hit("sandboxes")
 
+        def start():
+            with app.app_context():
+                try:
+                    sandbox = lab.ensure_sandbox(learner, lesson, lambda stage: stage != "ready" and send(
+                        {"type": "sandbox", "stage": stage}))
+                    send({"type": "sandbox", "stage": "ready",
+                          "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
+                    self._send_map(lab, learner)
+                except LabappError as exc:
+                    send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
+                except Exception:  # never leave the page waiting on a sandbox that will not come
+                    app.logger.exception("sandbox start failed for %s", learner)
+                    send({"type": "failure", "message": "the sandbox could not start (an internal error, "
+                          "logged on the server); press Reset sandbox to try again"})
+        socketio.start_background_task(start)
+
+    @command_event("commands")
     def on_run(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
@@ -187,6 +205,7 @@ class LabNamespace(Namespace):
             emit("done", {"step": step, "block": block, "commands": len(runs)}, to=learner)
         self._guard(handle, data)
 
+    @command_event("commands")
     def on_check(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
@@ -194,6 +213,7 @@ class LabNamespace(Namespace):
             self._send_map(lab, learner)
         self._guard(handle, data)
 
+    @command_event("commands")
     def on_console(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
@@ -227,9 +247,10 @@ class LabNamespace(Namespace):
     def on_reset(self, data):
         def handle(data):
             lab, learner, lesson = self._context(data)
+            guard().hit("sandboxes")  # a reset always makes a fresh sandbox
             lab.release(learner)
             emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
-            self.on_join(data)
+            self._join(data, counted=True)
         self._guard(handle, data)
 
 
@@ -240,7 +261,11 @@ class TrainerNamespace(Namespace):
     def on_connect(self, auth=None):
         from .workshops import trainer_state
 
-        if trainer_state() != "ok":
+        try:
+            state = trainer_state()
+        except Refused as exc:  # wrong tokens from this address: the dashboard says when to retry
+            raise ConnectionRefusedError(str(exc)) from None
+        if state != "ok":
             return False
 
     def _guard(self, handler, data):

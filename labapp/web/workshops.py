@@ -3,7 +3,6 @@ learners' join page, the workshop API under /api/workshops, and /metrics."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -16,13 +15,16 @@ from markupsafe import Markup
 
 from ..datadir import kept
 from ..errors import LabappError
-from ..lab import LabError
+from ..lab import LabError, NotFound
 from ..workshop import Workshops
 from .api import ApiError, _api_error, _body, _csrf, _lab_error, _unexpected
+from .guard import Refused, client_address, guard, header_bytes, rate_limited, same_secret
 from .views import get_lesson, language, learner_id, ui
 
 pages = Blueprint("workshops", __name__)
 wsapi = Blueprint("wsapi", __name__, url_prefix="/api")
+CODE_LENGTH = 6  # a join code's letters and digits
+MAX_AHEAD = 366 * 86400  # a workshop starts at most this far ahead (dates past 9999 break the clock)
 
 
 def init_app(app) -> None:
@@ -62,22 +64,49 @@ def trainer_token_note(app) -> str:
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def trainer_state() -> str:
-    """'ok', 'missing' (no credentials: 401) or 'wrong' (bad credentials: 403)."""
+    """'ok', 'missing' (no credentials: 401) or 'wrong' (bad credentials: 403).
+
+    A Bearer token is the credential when the request has one (other Authorization schemes,
+    such as a proxy's Basic, are not ours and are ignored); else the signed-in session. A
+    Bearer token is throttled: while this address (or this token) must wait after wrong
+    ones, Refused (429) is raised before the token is even compared."""
     token = current_app.config["LABAPP_TRAINER_TOKEN"]
     header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            return "wrong"
-        return "ok" if hmac.compare_digest(given.strip(), token) else "wrong"
+    scheme, _, given = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return _attempt(header_bytes(given.strip()), token, "trainer tokens")
     signed = session.get("trainer")
     if signed is None:
         return "missing"
-    return "ok" if hmac.compare_digest(signed, _digest(token)) else "wrong"
+    return "ok" if same_secret(signed, _digest(token)) else "wrong"
+
+
+def _attempt(given, token: str, what: str) -> str:
+    """Judge a trainer token GIVEN by this client, through the back-off: 'ok' or 'wrong'."""
+    throttle = guard().throttles["trainer"]
+    address = client_address()
+    throttle.check(address, given, what)
+    if given and same_secret(given, token):
+        throttle.succeeded(address, given)
+        return "ok"
+    throttle.failed(address, given)
+    return "wrong"
+
+
+def need_trainer_or_nobody() -> bool:
+    """True for the trainer, False for anyone without trainer credentials; wrong ones are a
+    403 (and count against the address, as everywhere)."""
+    state = trainer_state()
+    if state == "wrong":
+        raise _Denied(_WRONG, status_code=403)
+    return state == "ok"
+
+
+_WRONG = "the trainer token is not right (labapp serve prints it; LABAPP_TRAINER_TOKEN sets it)"
 
 
 class _Denied(LabError):
@@ -92,8 +121,7 @@ def _need_trainer() -> None:
         raise _Denied("this needs the trainer's token: send 'Authorization: Bearer TOKEN' or sign in at "
                       "/trainer/login", status_code=401)
     if state == "wrong":
-        raise _Denied("the trainer token is not right (labapp serve prints it; LABAPP_TRAINER_TOKEN sets it)",
-                      status_code=403)
+        raise _Denied(_WRONG, status_code=403)
 
 
 # The workshop API answers as the rest of the API does: the same CSRF rule, the same errors.
@@ -110,7 +138,7 @@ def _csrf_token() -> str:
 
 
 def _form_ok() -> bool:
-    return hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "-"))
+    return same_secret(request.form.get("csrf", ""), session.get("csrf"))
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -122,22 +150,34 @@ def login_page():
 
 
 @pages.post("/trainer/login")
+@rate_limited("signins")
 def login():
     lang = language()
     token = current_app.config["LABAPP_TRAINER_TOKEN"]
+    status, retry = 403, None
     if not _form_ok():
-        problem = "the form expired; try again"
-    elif hmac.compare_digest(request.form.get("token", "").strip(), token):
-        session["trainer"] = _digest(token)
-        return redirect(url_for("workshops.trainer_home"))
+        problem, status = "the form expired; try again", 400
     else:
-        problem = "that is not the trainer token (labapp serve prints it when it starts)"
-    return render_template("trainer_login.html", lang=lang, ui=ui(lang), csrf=_csrf_token(),
-                           problem=problem), 403
+        try:
+            state = _attempt(request.form.get("token", "").strip(), token, "trainer tokens")
+        except Refused as exc:
+            state, problem, status, retry = "wait", str(exc), 429, exc.retry_after
+        if state == "ok":
+            session["trainer"] = _digest(token)
+            return redirect(url_for("workshops.trainer_home"))
+        if state == "wrong":
+            problem = "that is not the trainer token (labapp serve prints it when it starts)"
+    page = render_template("trainer_login.html", lang=lang, ui=ui(lang), csrf=_csrf_token(), problem=problem)
+    return page, status, ({"Retry-After": str(retry)} if retry else {})
 
 
 @pages.post("/trainer/logout")
 def logout():
+    """Sign out: a POST with the page's CSRF token (a link or another site cannot do it)."""
+    if not _form_ok():
+        lang = language()
+        return render_template("error.html", message="the sign-out form expired; open /trainer and sign out "
+                               "again", lang=lang), 400
     session.pop("trainer", None)
     return redirect(url_for("views.index"))
 
@@ -171,6 +211,8 @@ def create_from_form():
         delay = int(request.form.get("starts_in", "0") or 0)
     except ValueError:
         return _home(lang, "capacity, duration and start are whole numbers", request.form, 400)
+    if not 0 <= delay <= MAX_AHEAD // 60:
+        return _home(lang, "the start is 0 to 527040 minutes from now (a year)", request.form, 400)
     try:
         made = workshops().create(request.form.get("title"), request.form.getlist("lessons"), capacity,
                                   time.time() + delay * 60, minutes)
@@ -205,21 +247,44 @@ def join_page(code=""):
 
 
 @pages.post("/join")
+@rate_limited("joins")
 def join():
     lang = language()
     learner = learner_id()
     code, name = request.form.get("code", ""), request.form.get("name", "")
+    headers = {}
     if not _form_ok():
         problem, status = "the form expired; try again", 400
     else:
         try:
-            joined = workshops().join(code, name, learner)
+            joined = _join(code, name, learner)
             session["workshop"] = joined["id"]
             return redirect(url_for("views.lesson_page", slug=joined["lesson"], lang=lang))
+        except Refused as exc:
+            problem, status, headers = str(exc), 429, {"Retry-After": str(exc.retry_after)}
         except LabError as exc:
             problem, status = str(exc), exc.status
-    return render_template("join.html", lang=lang, ui=ui(lang), code=code, name=name, problem=problem,
-                           csrf=_csrf_token()), status
+    return render_template("join.html", lang=lang, ui=ui(lang), code=code[:16], name=name[:40], problem=problem,
+                           csrf=_csrf_token()), status, headers
+
+
+def _join(code, name, learner) -> dict:
+    """LEARNER joins by CODE, through the back-off on wrong codes (per address and code)."""
+    code = code.strip().upper() if isinstance(code, str) else ""
+    throttle = guard().throttles["join"]
+    address = client_address()
+    throttle.check(address, code, "join codes")
+    try:
+        if len(code) != CODE_LENGTH or not code.isascii() or not code.isalnum():
+            raise NotFound("that is not a join code (six letters and digits); check it with your trainer")
+        joined = workshops().join(code, name, learner)
+    except NotFound as exc:
+        wait = throttle.failed(address, code)
+        if wait:
+            raise NotFound(f"{exc} (wait {wait} s before the next try)") from None
+        raise
+    throttle.succeeded(address, code)
+    return joined
 
 
 @pages.get("/metrics")
@@ -273,6 +338,9 @@ def api_list():
 def api_create():
     _need_trainer()
     data = _body()
+    starts = data.get("starts")
+    if isinstance(starts, (int, float)) and not isinstance(starts, bool) and starts > time.time() + MAX_AHEAD:
+        raise ApiError(400, "the start time is seconds since the epoch, at most a year from now")
     made = workshops().create(data.get("title"), data.get("lessons"), data.get("capacity"),
                               data.get("starts"), data.get("minutes", 90))
     return jsonify({**made, "link": url_for("workshops.join_page", code=made["code"], _external=True)}), 201
@@ -317,9 +385,10 @@ def api_results_json(wid):
 
 
 @wsapi.post("/join")
+@rate_limited("joins")
 def api_join():
     data = _body()
-    joined = workshops().join(data.get("code"), data.get("name"), learner_id())
+    joined = _join(data.get("code"), data.get("name"), learner_id())
     session["workshop"] = joined["id"]
     return jsonify({"workshop": joined["id"], "title": joined["title"], "lesson": joined["lesson"],
                     "name": joined["name"]})

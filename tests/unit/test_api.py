@@ -82,3 +82,40 @@ def test_openapi_describes_every_api_route(app, http):  # noqa: F811
     routes = {re.sub(r"<(\w+)>", r"{\1}", str(r.rule))
               for r in app.url_map.iter_rules() if str(r.rule).startswith("/api/")}
     assert routes == set(doc["paths"])
+
+
+@pytest.mark.parametrize("raw,status,words", [
+    ('{"node": "manager1", "line": "docker ps \\ud800"}', 400, "not valid Unicode (a lone surrogate)"),
+    ('{"node": "manager1", "line": "docker ps", "x": NaN}', 400, "a number that is not finite"),
+    ('{"node": "manager1", "line": "docker ps", "x": -Infinity}', 400, "a number that is not finite"),
+    ("[" * 20_000 + "]" * 20_000, 400, "nested too deeply"),
+    ('{"line": "' + "x" * 70_000 + '"}', 413, "the body is larger than 64 KiB"),
+    (b"\xff\xfe{}", 400, "must be a JSON object"),
+])
+def test_bodies_a_browser_would_never_send_are_a_4xx_with_a_reason(http, raw, status, words):
+    answer = http.post("/api/lessons/overlay-attachable/console", data=raw, content_type="application/json")
+    assert answer.status_code == status and words in answer.get_json()["error"]
+
+
+def test_a_method_the_api_does_not_take_is_a_json_405_with_allow(http):
+    answer = http.put("/api/sandbox", json={})
+    assert answer.status_code == 405 and answer.get_json()["error"]
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
+
+
+def test_a_workshop_start_beyond_a_year_is_refused_not_a_crash(app):  # noqa: F811
+    trainer = app.test_client()
+    answer = trainer.post("/api/workshops", headers={"Authorization": "Bearer " + app.config["LABAPP_TRAINER_TOKEN"]},
+                          json={"title": "T", "lessons": ["overlay-attachable"], "capacity": 1, "starts": 1e300})
+    assert answer.status_code == 400 and "at most a year from now" in answer.get_json()["error"]
+
+
+def test_openapi_lists_the_statuses_the_limits_answer(http):
+    paths = http.get("/api/openapi.json").get_json()["paths"]
+    for path, method in (("/api/lessons/{slug}/console", "post"), ("/api/lessons/{slug}/steps/{step}/run", "post"),
+                         ("/api/lessons/{slug}/steps/{step}/check", "post"), ("/api/lessons/{slug}/sandbox", "post"),
+                         ("/api/join", "post"), ("/api/workshops", "get"), ("/api/status", "get")):
+        answers = paths[path][method]["responses"]
+        assert "429" in answers and "Retry-After" in answers["429"]["headers"], path
+    slug = paths["/api/lessons/{slug}"]["parameters"][0]["schema"]
+    assert "overlay-attachable" in slug["enum"]

@@ -1,0 +1,352 @@
+"""The web layer's limits (layer 1): a learner's commands in flight, rate limits per
+client address, back-off after wrong credentials, and the client's address itself.
+
+- In flight: at most LABAPP_COMMANDS_IN_FLIGHT commands (console lines, runs, checks,
+  terminal opens, a sandbox being made over REST) per learner at once; the next one is
+  refused (429 on the API, a `failure` event on Socket.IO) while one is still running.
+- Per address: a learner is a cookie and a new cookie is free, so sandboxes, commands,
+  joins and sign-ins are also counted per client address, which a new cookie does not
+  change. The REST routes use Flask-Limiter; the Socket.IO handlers, which are not Flask
+  routes, hit the same buckets through the `limits` library Flask-Limiter is built on.
+  A workshop room often shares one address (NAT), so the defaults are sized for a room.
+- Back-off: wrong trainer tokens (sign-in form, Bearer on the API and on /trainer) and
+  wrong join codes make the next attempts from that address, and with that credential,
+  wait longer and longer; a success clears it.
+
+Every limit lives in the storage Flask-Limiter was given (LABAPP_RATE_LIMIT_STORAGE,
+in memory by default; a Redis URI shares the counts between instances).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import ipaddress
+import math
+import threading
+import time
+from contextlib import contextmanager
+
+from flask import current_app, request, session
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+
+from ..config import ConfigError
+from ..lab import LabError
+
+# What each per-address limit counts, in the sentence a refused client reads.
+WHAT = {"sandboxes": "new sandboxes", "commands": "commands", "joins": "workshop joins",
+        "signins": "trainer sign-in attempts"}
+RATE_SETTINGS = {"sandboxes": "LABAPP_RATE_SANDBOXES", "commands": "LABAPP_RATE_COMMANDS",
+                 "joins": "LABAPP_RATE_JOINS", "signins": "LABAPP_RATE_SIGNINS"}
+FORGET_SECONDS = 15 * 60  # a run of wrong attempts is forgotten this long after its last one
+
+
+class Refused(LabError):
+    """A request refused by a limit, with the seconds after which to try again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+def client_address() -> str:
+    """The client's address, the key of every per-address limit: request.remote_addr, which
+    ProxyFix sets from X-Forwarded-For only when LABAPP_TRUSTED_PROXIES says a proxy is in
+    front. IPv6 clients are counted by their /64 (one host can hold a whole /64)."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def secret_bytes(value) -> bytes | None:
+    """VALUE as the bytes to compare: text as UTF-8 (lone surrogates kept), bytes as they
+    are; None for anything else."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return None
+
+
+def header_bytes(value: str) -> bytes:
+    """A header's value as the bytes the client sent: WSGI hands headers over decoded as
+    Latin-1, so a UTF-8 token arrives as mojibake that Latin-1 turns back into its bytes."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # not from a WSGI server (a test client, say): take it as text
+        return value.encode("utf-8", "surrogatepass")
+
+
+def same_secret(given, expected) -> bool:
+    """Compare two secrets in constant time as bytes (text is encoded as UTF-8 first): any
+    value (non-ASCII, empty, huge, not a string) gives an answer, never an exception."""
+    given, expected = secret_bytes(given), secret_bytes(expected)
+    if given is None or not expected:
+        return False
+    return hmac.compare_digest(given, expected)
+
+
+# --- commands in flight, per learner ------------------------------------------------------
+
+class InFlight:
+    """How many commands each learner has running; at most LIMIT at once."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._running: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def running(self, learner: str) -> int:
+        with self._lock:
+            return self._running.get(learner, 0)
+
+    @contextmanager
+    def hold(self, learner: str):
+        """Count one command of LEARNER while the block runs; Refused if LIMIT already run."""
+        with self._lock:
+            now = self._running.get(learner, 0)
+            if self.limit and now >= self.limit:
+                raise Refused(f"a command is still running (at most {self.limit} at once): wait for it to "
+                              "finish, then try again", retry_after=2)
+            self._running[learner] = now + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._running.get(learner, 1) - 1
+                if left > 0:
+                    self._running[learner] = left
+                else:
+                    self._running.pop(learner, None)
+
+
+# --- back-off after wrong credentials -----------------------------------------------------
+
+class Throttle:
+    """Back-off after wrong credentials of one KIND ('trainer' or 'join').
+
+    Counted per client address and per credential (its hash). After FREE wrong attempts,
+    each further one makes the next attempt wait 1 s, 2 s, 4 s, 8 s... at most CAP s; while
+    waiting, an attempt is refused unread (429). A success clears the address and the
+    credential; a run of failures is forgotten FORGET_SECONDS after its last one."""
+
+    def __init__(self, storage, kind: str, free: int, cap: float):
+        self.storage, self.kind, self.free, self.cap = storage, kind, max(0, free), max(1.0, cap)
+        self._lock = threading.Lock()
+
+    def delay(self, failures: int) -> int:
+        """Seconds to wait after the FAILURES-th wrong attempt in a row."""
+        if failures <= self.free:
+            return 0
+        return int(min(self.cap, 2 ** min(failures - self.free - 1, 32)))
+
+    def _keys(self, address: str, credential) -> list[str]:
+        keys = [f"labapp-throttle/{self.kind}/address/{address}"]
+        credential = secret_bytes(credential)
+        if credential is not None:
+            digest = hashlib.sha256(credential).hexdigest()[:32]
+            keys.append(f"labapp-throttle/{self.kind}/credential/{digest}")
+        return keys
+
+    def wait(self, address: str, credential=None) -> int:
+        """Seconds before ADDRESS (or anyone with CREDENTIAL) may try again; 0: now."""
+        now, longest = time.time(), 0.0
+        for key in self._keys(address, credential):
+            if self.storage.get(key + "/until"):
+                longest = max(longest, self.storage.get_expiry(key + "/until") - now)
+        return math.ceil(longest) if longest > 0 else 0
+
+    def failed(self, address: str, credential=None) -> int:
+        """Count a wrong attempt; the seconds the next attempt must now wait."""
+        longest = 0
+        with self._lock:
+            for key in self._keys(address, credential):
+                failures = self.storage.get(key + "/n") + 1
+                self.storage.clear(key + "/n")  # restart the forgetting clock at this failure
+                self.storage.incr(key + "/n", FORGET_SECONDS, failures)
+                wait = self.delay(failures)
+                if wait:
+                    self.storage.clear(key + "/until")
+                    self.storage.incr(key + "/until", wait)
+                longest = max(longest, wait)
+        return longest
+
+    def succeeded(self, address: str, credential=None) -> None:
+        with self._lock:
+            for key in self._keys(address, credential):
+                self.storage.clear(key + "/n")
+                self.storage.clear(key + "/until")
+
+    def check(self, address: str, credential, what: str) -> None:
+        """Refused when ADDRESS or CREDENTIAL must still wait; WHAT names the attempts."""
+        wait = self.wait(address, credential)
+        if wait:
+            raise Refused(f"too many wrong {what} from your address: try again in {_seconds(wait)}", wait)
+
+
+def _seconds(n: int) -> str:
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+# --- the app's guard ----------------------------------------------------------------------
+
+class Guard:
+    """The app's limits: in flight per learner, rates per address, the throttles."""
+
+    def __init__(self, app):
+        config = app.config
+        self.rates = {}
+        for kind, setting in RATE_SETTINGS.items():
+            text = str(config[setting])
+            try:
+                self.rates[kind] = parse_many(text) if text.strip() else []
+            except ValueError:
+                raise ConfigError(f"{setting}={text!r} is not a rate limit; write it like '60/minute;300/hour' "
+                                  "(or leave it empty for no limit)") from None
+        self.texts = {kind: str(config[setting]) for kind, setting in RATE_SETTINGS.items()}
+        self.limiter = Limiter(key_func=client_address, app=app, key_prefix="labapp",
+                               storage_uri=config["LABAPP_RATE_LIMIT_STORAGE"], strategy="sliding-window-counter",
+                               headers_enabled=False)
+        self.in_flight = InFlight(int(config["LABAPP_COMMANDS_IN_FLIGHT"]))
+        storage = self.limiter.storage
+        self.throttles = {
+            "trainer": Throttle(storage, "trainer", int(config["LABAPP_THROTTLE_FREE"]),
+                                float(config["LABAPP_THROTTLE_MAX_SECONDS"])),
+            "join": Throttle(storage, "join", int(config["LABAPP_JOIN_THROTTLE_FREE"]),
+                             float(config["LABAPP_JOIN_THROTTLE_MAX_SECONDS"])),
+        }
+
+    def _args(self, kind: str) -> list[str]:
+        """The identifiers of KIND's bucket for this client, as Flask-Limiter builds them for
+        a shared limit (key prefix, key, scope), so REST and Socket.IO count together."""
+        return ["labapp", client_address(), kind]
+
+    def hit(self, kind: str) -> None:
+        """Count one KIND for this client's address (Socket.IO); Refused past the limit."""
+        for item in sorted(self.rates[kind]):
+            if not self.limiter.limiter.hit(item, *self._args(kind)):
+                reset, _ = self.limiter.limiter.get_window_stats(item, *self._args(kind))
+                retry = max(1, math.ceil(reset - time.time()))
+                raise Refused(f"{_too_many(kind, str(item))}; try again in {_seconds(retry)}", retry)
+
+    def bind_routes(self, app) -> None:
+        """Put Flask-Limiter's shared limit on every view marked with @rate_limited."""
+        for endpoint, view in list(app.view_functions.items()):
+            kind = getattr(view, "labapp_rate", None)
+            if kind is None or not self.texts[kind].strip():
+                continue
+            exempt = getattr(view, "labapp_exempt", None)
+            app.view_functions[endpoint] = self.limiter.shared_limit(
+                self.texts[kind], scope=kind, exempt_when=exempt)(view)
+
+
+def _too_many(kind: str, limit: str) -> str:
+    return (f"too many {WHAT[kind]} from your address (at most {limit}; everyone behind the same address "
+            "counts together)")
+
+
+def guard() -> Guard:
+    return current_app.extensions["labapp.guard"]
+
+
+def init_app(app) -> None:
+    """Build the app's Guard and bind the route limits; call after the blueprints."""
+    app.extensions["labapp.guard"] = the_guard = Guard(app)
+    the_guard.bind_routes(app)
+    app.register_error_handler(RateLimitExceeded, _rate_limited_answer)
+    app.register_error_handler(Refused, _refused_page)
+
+
+def _refused_page(exc: Refused):
+    """A refusal outside the API (whose own handler answers in JSON): a page, 429, Retry-After."""
+    from flask import render_template
+
+    from .views import language
+
+    response = current_app.make_response(render_template("error.html", message=str(exc), lang=language()))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _rate_limited_answer(exc: RateLimitExceeded):
+    """Flask-Limiter's refusal, in words, with Retry-After: JSON on the API, a page elsewhere."""
+    from flask import jsonify, render_template
+
+    from .views import language
+
+    current = guard().limiter.current_limit
+    retry = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    kind = exc.limit.scope if exc.limit.scope in RATE_SETTINGS else None
+    message = (_too_many(kind, str(exc.limit.limit)) if kind else "too many requests from your address") \
+        + f"; try again in {_seconds(retry)}"
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": message})
+    else:
+        response = current_app.make_response(
+            render_template("error.html", message=message, lang=language()))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
+# --- decorators ---------------------------------------------------------------------------
+
+def rate_limited(kind: str, exempt_when=None):
+    """Mark a view for KIND's per-address limit (bound to the app's limiter at start);
+    EXEMPT_WHEN (no arguments, in the request) skips the count, e.g. nothing will be made."""
+    if kind not in RATE_SETTINGS:
+        raise ValueError(kind)
+
+    def mark(view):
+        view.labapp_rate = kind
+        view.labapp_exempt = exempt_when
+        return view
+    return mark
+
+
+def in_flight(view):
+    """A REST view that runs a command: counted in the learner's commands in flight."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        from .views import learner_id
+
+        with guard().in_flight.hold(learner_id()):
+            return view(*args, **kwargs)
+    return wrapper
+
+
+def command_event(kind: str | None = "commands", hold: bool = True):
+    """A Socket.IO handler that runs a command: counted per address (KIND, through the
+    `limits` library) and, with HOLD, in the learner's commands in flight. A refusal is a
+    `failure` event saying why and when to try again."""
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapper(self, data=None, *rest):
+            from flask_socketio import emit
+
+            from .events import _lang, localize
+
+            the_guard = guard()
+            try:
+                if kind is not None:
+                    the_guard.hit(kind)
+                if not hold:
+                    return handler(self, data, *rest)
+                with the_guard.in_flight.hold(session.get("learner") or "-"):
+                    return handler(self, data, *rest)
+            except Refused as exc:
+                emit("failure", localize({"message": str(exc)}, _lang(data)))
+                return None
+        return wrapper
+    return decorate
