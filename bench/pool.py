@@ -1,7 +1,7 @@
 """A learner's join to a ready sandbox with the warm pool against without it, in one run;
 then the time to fill a pool of FILL sandboxes and the memory they hold.
 
-Both sides go through the lab (labapp/lab.py) as the web app does: without the pool, the
+Both sides go through the lab (labapp/lab/) as the web app does: without the pool, the
 sandbox is made on demand; with it, it is taken ready. They alternate RUNS times each.
 Usage: python bench/pool.py [RUNS] [FILL]
 """
@@ -15,12 +15,11 @@ import time
 
 from sandbox_up import node_memory_mib
 
-from labapp.backend import SwarmBackend, shape
 from labapp.config import Settings
-from labapp.lab import Lab
 from labapp.lesson.catalog import load_catalog
 from labapp.pool import WarmPool
-from labapp.store import Store
+from labapp.sandbox.backend import SwarmBackend
+from labapp.services import build_services
 
 
 def main(runs: int, fill: int) -> None:
@@ -28,33 +27,32 @@ def main(runs: int, fill: int) -> None:
     lesson = load_catalog().get("overlay-attachable", "en")
     backend = SwarmBackend(settings, owner=f"bench-pool-{os.getpid()}")
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(os.path.join(tmp, "bench.db"))
-        lab = Lab(backend, lambda: {"ipvs": False, "esp": False, "vxlan": True}, store)
-        pool = WarmPool(backend, {shape(lesson): lesson}, 1, room=lambda: 100, busy=lab.starting)
+        lab = build_services(settings.replace(data_dir=tmp, pool_size=1), backend=backend,
+                             kernel={"ipvs": False, "esp": False, "vxlan": True}, capacity=None)
+        pool, lifecycle = lab.pool, lab.lifecycle
         cold, warm = [], []
         try:
             pool.start()
             for i in range(runs):
-                lab.pool = None
+                lifecycle.pool = None
                 started = time.monotonic()
-                lab.ensure_sandbox(f"cold{i}", lesson, lambda stage: None)
+                lifecycle.ensure(f"cold{i}", lesson, lambda stage: None)
                 cold.append(time.monotonic() - started)
-                lab.release(f"cold{i}")
-                lab.pool = pool
+                lifecycle.release(f"cold{i}")
+                lifecycle.pool = pool
                 assert pool.wait_filled(300), "the pool did not fill"
                 started = time.monotonic()
-                lab.ensure_sandbox(f"warm{i}", lesson, lambda stage: None)
+                lifecycle.ensure(f"warm{i}", lesson, lambda stage: None)
                 warm.append(time.monotonic() - started)
-                lab.release(f"warm{i}")
+                lifecycle.release(f"warm{i}")
                 print(f"run {i + 1}: without pool {cold[-1]:.2f} s, with pool {warm[-1]:.3f} s", flush=True)
         finally:
-            pool.stop()
             lab.shutdown()
         c, w = statistics.median(cold), statistics.median(warm)
         print(f"join to ready, median of {runs}: without pool {c:.2f} s, with pool {w:.3f} s, "
               f"ratio {w / c:.4f} (target at most 0.1)")
 
-        big = WarmPool(backend, {shape(lesson): lesson}, fill, room=lambda: 1000)
+        big = WarmPool(backend, {lesson.shape: lesson}, fill, room=lambda: 1000)
         started = time.monotonic()
         big.start()
         try:
@@ -67,7 +65,7 @@ def main(runs: int, fill: int) -> None:
                   f"({memory / fill:.0f} MiB per sandbox)")
         finally:
             big.stop()
-        store.close()
+        lab.store.close()
 
 
 if __name__ == "__main__":

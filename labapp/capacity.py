@@ -42,10 +42,7 @@ def host_capacity(settings: Settings, nodes: int = 3, override: int = 0, memory:
     if not cores:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     per_node = parse_bytes(settings.node_memory_plan)
-    try:
-        per_core = float(settings.sandboxes_per_core)
-    except ValueError:
-        raise ConfigError(f"LABAPP_SANDBOXES_PER_CORE={settings.sandboxes_per_core!r} is not a number") from None
+    per_core = float(settings.sandboxes_per_core)
     if per_core <= 0:
         raise ConfigError("LABAPP_SANDBOXES_PER_CORE must be above 0")
     per_sandbox = nodes * per_node

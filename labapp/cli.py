@@ -10,6 +10,7 @@ import time
 from . import __version__
 from .config import Settings
 from .errors import LabappError
+from .lesson.model import LANGUAGES
 
 
 def main(argv=None) -> int:
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = lessons.add_parser("run", help="run a lesson on a fresh sandbox")
     p.add_argument("slug")
     p.add_argument("--solve", action="store_true", help="run every step's solution and its checks")
-    p.add_argument("--lang", choices=["ko", "en"], default=None, help="the language version (default en)")
+    p.add_argument("--lang", choices=LANGUAGES, default=None, help="the language version (default en)")
     p.add_argument("--both-ways", action="store_true",
                    help="also run each step's state checks before its solution; they must fail there")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -250,7 +251,7 @@ def cmd_lessons_list(args) -> int:
     catalog = load_catalog()
     rows = []
     for slug, versions in sorted(catalog.lessons.items()):
-        first = versions.get("en") or next(iter(versions.values()))
+        first = catalog.version(slug)
         rows.append({"slug": slug, "languages": sorted(versions), "kind": first.kind,
                      "level": first.level, "minutes": first.minutes, "steps": len(first.steps),
                      "nodes": first.nodes, "titles": {lang: l.title for lang, l in versions.items()}})
@@ -338,35 +339,35 @@ def cmd_lessons_run(args) -> int:
     return 0 if ok else 1
 
 
-def _instance():
-    """This app instance as the CLI sees it: its data directory, store and sandboxes."""
-    from . import create_app
+def _services():
+    """This app instance as the CLI sees it: its store and its sandboxes (no web app, no
+    secret or trainer token written)."""
+    from .services import build_services
 
-    app = create_app()
-    return app, app.extensions["labapp.lab"]
+    return build_services(Settings.from_env(), capacity=True)
 
 
 def cmd_reap(args) -> int:
-    """Orphans (this instance's sandboxes no learner holds and the pool does not own) and
-    sandboxes past LABAPP_MAX_MINUTES go; sandboxes of other instances are left alone."""
-    import time
+    """Orphans (this instance's sandboxes no learner holds and the pool does not own, or
+    with a node down) and sandboxes past LABAPP_MAX_MINUTES go; other instances' stay."""
+    from .lab import orphan_or_not
 
-    app, lab = _instance()
+    lab = _services()
     held = lab.store.holdings()
-    max_age = float(app.config["LABAPP_MAX_MINUTES"]) * 60
+    max_age = lab.settings.max_minutes * 60
     now = time.time()
     plan = []
     for entry in lab.backend.existing():
         age = now - (entry["created"] or now)
-        if entry["pooled"]:
+        verdict = orphan_or_not(entry, held)
+        if verdict == "pooled":
             if args.pool:
                 plan.append((entry, "pooled"))
-        elif entry["id"] not in held:
-            plan.append((entry, "orphan: no learner holds it"))
+        elif verdict == "orphan":
+            plan.append((entry, "orphan: no learner holds it" if entry["id"] not in held
+                         else "a node is not running"))
         elif max_age and age > max_age:
             plan.append((entry, f"older than LABAPP_MAX_MINUTES ({age / 60:.0f} min)"))
-        elif any(n["status"] != "running" for n in entry["nodes"]):
-            plan.append((entry, "a node is not running"))
     for entry, why in plan:
         if not args.dry_run:
             lab.backend.destroy(entry["id"])
@@ -384,13 +385,11 @@ def cmd_reap(args) -> int:
 
 
 def cmd_pool_status(args) -> int:
-    import time
-
-    app, lab = _instance()
+    lab = _services()
     pooled = [e for e in lab.backend.existing() if e["pooled"]]
     now = time.time()
-    data = {"instance": lab.backend.owner, "standing_size": int(app.config["LABAPP_POOL_SIZE"]),
-            "capacity": lab.max_sandboxes,
+    data = {"instance": lab.backend.owner, "standing_size": lab.settings.pool_size,
+            "capacity": lab.admission.max_sandboxes,
             "pooled": [{"id": e["id"], "shape": e["shape"], "age_seconds": int(now - (e["created"] or now)),
                         "nodes_running": sum(1 for n in e["nodes"] if n["status"] == "running"),
                         "nodes": len(e["nodes"])} for e in pooled]}
@@ -412,17 +411,12 @@ WEAK_NODES_RISK = ("on this host a node's root is the host's root, so anyone who
                    "can take this machine, the other learners' sandboxes and the trainer token")
 
 
-def _check_walls(args) -> None:
+def _check_walls(settings: Settings) -> None:
     """Refuse to serve where nodes cannot be hardened, unless the operator says so."""
-    import os
-
     from .sandbox.images import node_image_ref, require_images
     from .sandbox.probe import node_security
 
-    settings = Settings.from_env()
-    allowed = args.allow_weak_nodes or os.environ.get("LABAPP_ALLOW_WEAK_NODES") == "1"
-    if allowed:
-        os.environ["LABAPP_ALLOW_WEAK_NODES"] = "1"  # the lab's backend asks again per sandbox
+    allowed = settings.allow_weak_nodes
     try:
         client = _client()
         try:
@@ -445,28 +439,30 @@ def _check_walls(args) -> None:
 
 def cmd_serve(args) -> int:
     from . import create_app
+    from .services import build_services
     from .web.events import socketio
-    from .web.workshops import trainer_token_note
+    from .web.trainer import trainer_token_note
 
-    _check_walls(args)
-    app = create_app()
+    settings = Settings.from_env(**({"allow_weak_nodes": True} if args.allow_weak_nodes else {}))
+    _check_walls(settings)
+    services = build_services(settings)
+    app = create_app(services=services)
     # SIGTERM ends the server like Ctrl-C does, so the sandboxes it made are destroyed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    found = app.extensions["labapp.start"]()
+    found = services.start()
     if found.get("error"):
         print(f"labapp: could not look for this instance's sandboxes: {found['error']}", flush=True)
     elif any(found.values()):
         print(f"labapp: took back {len(found['adopted'])} learners' sandboxes and {len(found['pooled'])} "
               f"pooled ones; removed {len(found['reaped'])} orphans", flush=True)
-    capacity = app.extensions["labapp.capacity"]
-    if capacity:
-        print(f"labapp: {capacity.explain()}", flush=True)
-    print(f"labapp: trainer token: {trainer_token_note(app)}", flush=True)
+    if services.capacity:
+        print(f"labapp: {services.capacity.explain()}", flush=True)
+    print(f"labapp: trainer token: {trainer_token_note(settings)}", flush=True)
     print(f"labapp: serving on http://{args.host}:{args.port}/", flush=True)
     try:
         socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
     finally:
-        app.extensions["labapp.lab"].shutdown()  # no sandbox outlives the app
+        services.shutdown()  # no sandbox outlives the app
     return 0
 
 

@@ -1,11 +1,15 @@
-"""Settings: defaults, overridable by environment variables (LABAPP_*)."""
+"""Settings: one object, read in one place. Each field's default is here; LABAPP_<FIELD> in
+the environment overrides it (docs/settings: README's list). The CLI and the web app both
+build their services from Settings.from_env(); tests build Settings(...) directly."""
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from .errors import LabappError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class ConfigError(LabappError):
@@ -44,39 +48,90 @@ class NodeLimits:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything labapp reads from its environment."""
+    """Everything labapp reads from its environment (LABAPP_<FIELD>), with its default."""
 
+    # --- the nodes (docs/sandbox.md)
     node_memory: str = "512m"
-    node_pids: str = "2048"
-    node_cpus: str = "1.0"
+    node_pids: int = 2048
+    node_cpus: float = 1.0
     node_disk: str = "256m"  # the engine's data in a node: a tmpfs of this size (counts as memory)
     subnet_pool: str = "172.29.0.0/16"
-    subnet_prefix: str = "28"
+    subnet_prefix: int = 28
     node_memory_plan: str = "192m"  # what a node of a working learner takes (capacity planning)
-    sandboxes_per_core: str = "6"  # learners' sandboxes one core carries all working at once (measured: 12 on 2)
+    sandboxes_per_core: float = 6  # learners' sandboxes one core carries all working at once (measured: 12 on 2)
+    allow_weak_nodes: bool = False  # serve where nodes cannot be hardened (docs/security.md)
     debian_suite: str = "bookworm"
     debian_mirror: str = ""
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "labapp")
+    # --- the app instance (docs/web.md, docs/workshops.md)
+    data_dir: str = os.path.join(ROOT, ".labapp")  # the database, the session secret, the instance id
+    database_url: str = ""  # any SQLAlchemy URL; default: SQLite in the data directory
+    secret_key: str = ""  # default: random, kept in the data directory
+    trainer_token: str = ""  # default: random, kept in the data directory, printed by serve
+    idle_minutes: float = 30
+    max_minutes: float = 180  # a sandbox's longest life (0: no limit)
+    warn_minutes: float = 5  # how long before the end a learner is warned
+    pool_size: int = 1  # ready sandboxes per lesson shape
+    max_sandboxes: int = 0  # 0: computed from the host (labapp/capacity.py)
+    creates_per_hour: int = 20  # sandboxes one learner may make in an hour
+    stuck_minutes: float = 10  # the dashboard's stuck mark: this long on one step
+    stuck_failures: int = 3  # ... or this many failed checks in a row
+    # --- the web layer's limits (labapp/web/guard.py): per learner, per address; an empty
+    # rate switches that limit off
+    commands_in_flight: int = 2
+    rate_sandboxes: str = "60/minute;300/hour"
+    rate_commands: str = "1500/minute"
+    rate_joins: str = "60/minute;300/hour"
+    rate_signins: str = "20/minute;100/hour"
+    rate_limit_storage: str = "memory://"
+    throttle_free: int = 5  # wrong trainer tokens before waiting
+    throttle_max_seconds: float = 300
+    join_throttle_free: int = 20  # wrong join codes before waiting
+    join_throttle_max_seconds: float = 60
+    trusted_proxies: int = 0
+    secure_cookies: str = "auto"  # on, off or auto
+    hsts_seconds: int = 31536000
 
     @classmethod
-    def from_env(cls, environ=None) -> "Settings":
-        """Settings with each field overridden by LABAPP_<FIELD> where set."""
+    def from_env(cls, environ=None, **overrides) -> "Settings":
+        """Settings with each field overridden by LABAPP_<FIELD> where set (a number or a
+        flag must be well formed: the error names the variable), then by OVERRIDES."""
         environ = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
             key = "LABAPP_" + f.name.upper()
-            if environ.get(key):
-                values[f.name] = environ[key]
-        return cls(**values)
+            raw = environ.get(key)
+            if raw is None or (raw.strip() == "" and f.type != "str"):
+                continue
+            values[f.name] = _convert(key, f.type, raw)
+        return cls(**{**values, **overrides})
+
+    def replace(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def database(self) -> str:
+        """The store's URL or SQLite file path."""
+        return self.database_url or os.path.join(self.data_dir, "labapp.db")
 
     def limits(self) -> NodeLimits:
         """The node limits these settings describe."""
-        try:
-            pids = int(self.node_pids)
-            cpus = float(self.node_cpus)
-        except ValueError:
-            raise ConfigError(
-                f"LABAPP_NODE_PIDS={self.node_pids!r} / LABAPP_NODE_CPUS={self.node_cpus!r}: "
-                "write a whole number of pids and a decimal number of cpus"
-            ) from None
-        return NodeLimits(memory=parse_bytes(self.node_memory), pids=pids, cpus=cpus)
+        return NodeLimits(memory=parse_bytes(self.node_memory), pids=self.node_pids, cpus=self.node_cpus)
+
+
+def _convert(key: str, kind: str, raw: str):
+    text = raw.strip()
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a {'whole ' if kind == 'int' else ''}number") from None
+    if kind == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}={raw!r}: write 1 or 0")
+    return raw

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Callable
 
-from .backend import Backend, shape
+from .sandbox.backend import Backend
 from .errors import LabappError
 from .lesson.model import Lesson
 from .sandbox.base import Sandbox
@@ -41,8 +41,8 @@ class WarmPool:
     def reserve(self, key: str, lesson: Lesson, count: int) -> None:
         """Keep COUNT sandboxes of LESSON's shape ready for KEY (a workshop), until released."""
         with self._cond:
-            self._lessons.setdefault(shape(lesson), lesson)
-            self._reserved[key] = (shape(lesson), max(0, count))
+            self._lessons.setdefault(lesson.shape, lesson)
+            self._reserved[key] = (lesson.shape, max(0, count))
             self._cond.notify_all()
 
     def release(self, key: str) -> None:
@@ -62,7 +62,7 @@ class WarmPool:
         makes one). A pooled sandbox found dead is destroyed, and the next one is tried."""
         while True:
             with self._cond:
-                ready = self._ready.get(shape(lesson)) or []
+                ready = self._ready.get(lesson.shape) or []
                 sandbox = ready.pop(0) if ready else None
                 self._cond.notify_all()  # refill
             if sandbox is None:

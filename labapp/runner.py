@@ -13,6 +13,8 @@ from .lesson.model import CommandBlock, Lesson, Note, Step, condition_holds
 from .sandbox.base import ExecResult, Sandbox
 
 DEFAULT_STEP_TIMEOUT = 300.0
+MAX_OUTPUT = 1 << 20  # characters of output one command may show; past it the command is stopped
+_CUT = f"\n(output cut at {MAX_OUTPUT // 1024} KiB: the command was stopped)\n"
 
 # on_event receives plain dicts (ready for JSON / Socket.IO):
 #   {"type": "command", "step", "node", "command"}           a command starts
@@ -95,15 +97,64 @@ class Runner:
         return runs
 
     def run_command(self, step_id: str | None, node: str, command: str, timeout: float) -> ExecResult:
-        """Run one command line on NODE, telling on_event as it starts, prints and ends."""
-        self.on_event({"type": "command", "step": step_id, "node": node, "command": command})
+        """Run one command line of a lesson on NODE (as the node's root: lesson text is the
+        lab's own), telling on_event as it starts, prints and ends."""
+        return self._run(step_id, node, command, command, timeout)
 
-        def forward(chunk):
-            self.on_event({"type": "output", "step": step_id, "node": node,
-                           "stream": chunk.stream, "text": chunk.text})
+    def run_console(self, node: str, line: str, verdict, timeout: float) -> ExecResult:
+        """Run a learner's console LINE on NODE, as the console policy parsed it (VERDICT):
+        the docker argv as the learner (no shell), its output piped through the filters by
+        the app itself (labapp/filters.py). stderr is not filtered, as in a shell."""
+        from .filters import Pipeline
 
-        result = self.sandbox.exec(node, command, timeout=timeout, on_chunk=forward)
-        self.on_event({"type": "exit", "step": step_id, "node": node, "command": command,
+        pipeline = Pipeline(verdict.filters) if verdict.filters else None
+        return self._run(None, node, line, verdict.segments[0], timeout, learner=True, pipeline=pipeline)
+
+    def _run(self, step_id: str | None, node: str, shown: str, cmd, timeout: float, learner: bool = False,
+             pipeline=None) -> ExecResult:
+        """Stream CMD's output to on_event (through PIPELINE, if any) and return what was shown.
+        A filter that has all it needs (head) stops the command, as SIGPIPE would; so does
+        output past MAX_OUTPUT characters, with a line that says so."""
+        self.on_event({"type": "command", "step": step_id, "node": node, "command": shown})
+        execution = self.sandbox.exec_stream(node, cmd, timeout=timeout, learner=learner)
+        kept = {"stdout": [], "stderr": []}
+        room = [MAX_OUTPUT]
+        stopped = []
+
+        def emit(stream: str, text: str) -> None:
+            if not text or room[0] <= 0:
+                return
+            text = text[:room[0]]
+            room[0] -= len(text)
+            kept[stream].append(text)
+            self.on_event({"type": "output", "step": step_id, "node": node, "stream": stream, "text": text})
+            if room[0] <= 0:
+                stop("cut")
+
+        def stop(why: str) -> None:
+            if not stopped:
+                stopped.append(why)
+                execution.cancel()
+
+        for chunk in execution:
+            if stopped:
+                continue  # the command is being stopped: its last output is dropped
+            if chunk.stream == "stdout" and pipeline is not None:
+                emit("stdout", pipeline.feed(chunk.text))
+                if pipeline.done:
+                    stop("done")
+            else:
+                emit(chunk.stream, chunk.text)
+        if pipeline is not None:
+            emit("stdout", pipeline.close())
+        ran = execution.result()
+        if stopped == ["cut"]:
+            room[0] = len(_CUT)
+            emit("stderr", _CUT)
+        exit_code = pipeline.exit_code if pipeline is not None else ran.exit_code
+        result = ExecResult(exit_code, "".join(kept["stdout"]), "".join(kept["stderr"]),
+                            ran.timed_out and not stopped, ran.duration)
+        self.on_event({"type": "exit", "step": step_id, "node": node, "command": shown,
                        "exit_code": result.exit_code, "timed_out": result.timed_out})
         return result
 

@@ -163,6 +163,70 @@ class Store:
         return {r["sandbox"]: {"learner": r["learner"], "lesson": r["lesson"], "created": r["created"]}
                 for r in rows}
 
+    # --- workshops and who is in them ------------------------------------------------------
+
+    def add_workshop(self, **values) -> None:
+        with self.engine.begin() as db:
+            db.execute(workshops.insert().values(**values))
+
+    def workshops(self) -> list[dict]:
+        """Every workshop, newest first (rows as stored)."""
+        with self.engine.connect() as db:
+            return [dict(r) for r in db.execute(sa.select(workshops).order_by(workshops.c.created.desc()))
+                    .mappings().all()]
+
+    def workshop(self, wid: str | None = None, code: str | None = None) -> dict | None:
+        """The workshop with id WID or join code CODE, or None."""
+        where = workshops.c.id == wid if wid is not None else workshops.c.code == code
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(workshops).where(where)).mappings().first()
+        return dict(row) if row else None
+
+    def end_workshop(self, wid: str, at: float) -> None:
+        with self.engine.begin() as db:
+            db.execute(workshops.update().where(workshops.c.id == wid).values(ended=at))
+
+    def participants(self, wid: str) -> list[dict]:
+        """The workshop's participants, in the order they joined."""
+        with self.engine.connect() as db:
+            return [dict(r) for r in db.execute(sa.select(participants).where(participants.c.workshop == wid)
+                                                .order_by(participants.c.joined)).mappings().all()]
+
+    def learners_workshop(self, learner: str) -> dict | None:
+        """The open workshop LEARNER is in (the one joined last), or None."""
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(workshops).join(
+                participants, participants.c.workshop == workshops.c.id).where(
+                participants.c.learner == learner, participants.c.left.is_(None),
+                workshops.c.ended.is_(None)).order_by(participants.c.joined.desc())).mappings().first()
+        return dict(row) if row else None
+
+    def join(self, wid: str, learner: str, name: str, capacity: int) -> str:
+        """Add LEARNER to the workshop as NAME, or welcome them back, in one transaction.
+        Returns 'joined', or why not: 'name:<the name taken>' or 'full'."""
+        with self.engine.begin() as db:
+            rows = db.execute(sa.select(participants).where(participants.c.workshop == wid)).mappings().all()
+            mine = next((r for r in rows if r["learner"] == learner), None)
+            clash = next((r for r in rows if r["name"].casefold() == name.casefold() and r["learner"] != learner),
+                         None)
+            if clash is not None:
+                return f"name:{clash['name']}"
+            present = [r for r in rows if r["left"] is None and r["learner"] != learner]
+            if mine is None and len(present) >= capacity:
+                return "full"
+            if mine is None:
+                db.execute(participants.insert().values(workshop=wid, learner=learner, name=name,
+                                                        joined=time.time(), left=None))
+            else:
+                db.execute(participants.update().where(
+                    participants.c.workshop == wid, participants.c.learner == learner).values(name=name, left=None))
+        return "joined"
+
+    def leave(self, wid: str, learner: str, at: float) -> None:
+        with self.engine.begin() as db:
+            db.execute(participants.update().where(
+                participants.c.workshop == wid, participants.c.learner == learner).values(left=at))
+
     def close(self) -> None:
         self.engine.dispose()
 

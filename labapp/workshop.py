@@ -11,12 +11,11 @@ import time
 import uuid
 from typing import Callable
 
-import sqlalchemy as sa
-
 from .capacity import Capacity
-from .lab import Lab, LabError, NotFound
+from .lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound
 from .lesson.model import Lesson
-from .store import Store, participants, workshops
+from .pool import WarmPool
+from .store import Store
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
@@ -24,24 +23,26 @@ _NAME = re.compile(r"^[^\x00-\x1f<>]{1,40}$")
 
 
 class WorkshopError(LabError):
-    status = 400
+    """A workshop request with something to fix."""
 
 
 class Gone(LabError):
-    status = 410
+    """The workshop has ended."""
 
 
 class DoesNotFit(WorkshopError):
     """A workshop bigger than the room left on the host at its time."""
 
-    status = 409
-
 
 class Workshops:
-    def __init__(self, store: Store, lab: Lab, lessons: Callable[[str], Lesson | None],
-                 capacity: Capacity | None, stuck_minutes: float = 10, stuck_failures: int = 3):
+    def __init__(self, store: Store, lifecycle: Lifecycle, pool: WarmPool | None, events: LabEvents,
+                 metrics: LabMetrics, lessons: Callable[[str], Lesson | None], capacity: Capacity | None,
+                 stuck_minutes: float = 10, stuck_failures: int = 3):
         self.store = store
-        self.lab = lab
+        self.lifecycle = lifecycle
+        self.pool = pool
+        self.events = events
+        self.metrics = metrics
         self._lesson = lessons  # slug -> Lesson (English or first version) or None
         self.capacity = capacity
         self.stuck_seconds = stuck_minutes * 60
@@ -77,11 +78,9 @@ class Workshops:
         with self._lock:
             self._admit(capacity, starts, starts + minutes * 60)
             wid = uuid.uuid4().hex[:12]
-            code = self._new_code()
-            with self.store.engine.begin() as db:
-                db.execute(workshops.insert().values(
-                    id=wid, code=code, title=title, lessons="\n".join(lessons), capacity=capacity,
-                    starts=float(starts), minutes=minutes, created=now, ended=None))
+            self.store.add_workshop(id=wid, code=self._new_code(), title=title, lessons="\n".join(lessons),
+                                    capacity=capacity, starts=float(starts), minutes=minutes, created=now,
+                                    ended=None)
         self.tick()
         return self.get(wid)
 
@@ -91,7 +90,7 @@ class Workshops:
         overlapping = [w for w in self.all() if w["ended"] is None
                        and w["starts"] < ends and starts < w["starts"] + w["minutes"] * 60]
         promised = sum(w["capacity"] for w in overlapping)
-        pool = self.lab.pool.standing_size if self.lab.pool is not None else 0
+        pool = self.pool.standing_size if self.pool is not None else 0
         free = self.capacity.sandboxes - promised - pool
         if capacity > free:
             others = (f"; {promised} places are already promised to " +
@@ -109,21 +108,17 @@ class Workshops:
                 return code
 
     def all(self) -> list[dict]:
-        with self.store.engine.connect() as db:
-            rows = db.execute(sa.select(workshops).order_by(workshops.c.created.desc())).mappings().all()
-        return [_workshop(r) for r in rows]
+        return [_workshop(r) for r in self.store.workshops()]
 
     def get(self, wid: str) -> dict:
-        with self.store.engine.connect() as db:
-            row = db.execute(sa.select(workshops).where(workshops.c.id == wid)).mappings().first()
+        row = self.store.workshop(wid=wid)
         if row is None:
             raise NotFound(f"there is no workshop '{wid}'")
         return _workshop(row)
 
     def by_code(self, code: str) -> dict:
         code = (code or "").strip().upper() if isinstance(code, str) else ""
-        with self.store.engine.connect() as db:
-            row = db.execute(sa.select(workshops).where(workshops.c.code == code)).mappings().first()
+        row = self.store.workshop(code=code)
         if row is None:
             raise NotFound(f"no workshop has the code '{code}'; check the code with your trainer")
         return _workshop(row)
@@ -133,14 +128,13 @@ class Workshops:
         workshop = self.get(wid)
         if workshop["ended"] is not None:
             raise Gone(f"workshop '{workshop['title']}' has already ended")
-        with self.store.engine.begin() as db:
-            db.execute(workshops.update().where(workshops.c.id == wid).values(ended=time.time()))
-        if self.lab.pool is not None:
-            self.lab.pool.release(wid)
+        self.store.end_workshop(wid, time.time())
+        if self.pool is not None:
+            self.pool.release(wid)
         for person in self.people(wid):
-            self.lab.release(person["learner"], f"the workshop '{workshop['title']}' has ended; "
-                             "your results are kept")
-            self.lab.metrics.add("reaped", "ended")
+            self.lifecycle.release(person["learner"], f"the workshop '{workshop['title']}' has ended; "
+                                   "your results are kept")
+            self.metrics.reaped.labels("ended").inc()
         self.on_change(wid)
         return self.get(wid)
 
@@ -150,13 +144,14 @@ class Workshops:
             raise WorkshopError("a message is 1 to 500 characters of text")
         people = [p for p in self.people(wid) if p["left"] is None]
         for person in people:
-            self.lab.notify(person["learner"], {"type": "broadcast", "message": message.strip(),
-                                                "workshop": workshop["title"]})
+            self.events.notify(person["learner"], {"type": "broadcast", "message": message.strip(),
+                                                   "workshop": workshop["title"]})
         return len(people)
 
-    def reset(self, wid: str, learner: str, step: str | None = None, on_done=None) -> dict:
+    def reset(self, wid: str, learner: str, step: str | None = None) -> dict:
         """Give LEARNER a fresh sandbox at their step (or at STEP, replaying those before it),
-        in the background; the learner's page and the dashboard see it happen."""
+        in the background; the learner's page and the dashboard see it happen (on_change
+        when it is done)."""
         self._open(wid)
         person = self.person(wid, learner)
         if person["left"] is not None:
@@ -167,18 +162,16 @@ class Workshops:
                 raise WorkshopError(f"lesson '{lesson.slug}' has no step '{step}'")
 
         def work():
-            notify = self.lab.notify
+            notify = self.events.notify
             try:
                 notify(learner, {"type": "sandbox", "stage": "reset by your trainer"})
-                sandbox = self.lab.ensure_sandbox(learner, lesson, lambda stage: notify(
+                sandbox = self.lifecycle.ensure(learner, lesson, lambda stage: notify(
                     learner, {"type": "sandbox", "stage": stage}), fresh=True, upto=step)
                 notify(learner, {"type": "sandbox", "stage": "ready",
                                  "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
             except LabError as exc:
                 notify(learner, {"type": "failure", "message": f"the reset did not work: {exc}"})
             self.on_change(wid)
-            if on_done:
-                on_done()
         threading.Thread(target=work, daemon=True, name="labapp-reset").start()
         return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
 
@@ -193,52 +186,31 @@ class Workshops:
             raise WorkshopError("a display name is 1 to 40 characters (no < or >)")
         if workshop["ended"] is not None:
             raise Gone(f"the workshop '{workshop['title']}' has ended")
-        with self._lock, self.store.engine.begin() as db:
-            rows = db.execute(sa.select(participants).where(
-                participants.c.workshop == workshop["id"])).mappings().all()
-            mine = next((r for r in rows if r["learner"] == learner), None)
-            clash = next((r for r in rows if r["name"].casefold() == name.casefold() and r["learner"] != learner),
-                         None)
-            if clash is not None:
-                raise LabError(f"someone in this workshop is already called '{clash['name']}'; "
-                               "add an initial or a number to yours")
-            present = [r for r in rows if r["left"] is None and r["learner"] != learner]
-            if mine is None and len(present) >= workshop["capacity"]:
-                raise LabError(f"the workshop '{workshop['title']}' is full ({workshop['capacity']} of "
-                               f"{workshop['capacity']} places taken); ask your trainer")
-            if mine is None:
-                db.execute(participants.insert().values(workshop=workshop["id"], learner=learner, name=name,
-                                                        joined=time.time(), left=None))
-            else:
-                db.execute(participants.update().where(
-                    participants.c.workshop == workshop["id"], participants.c.learner == learner
-                ).values(name=name, left=None))
+        with self._lock:
+            outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"])
+        if outcome.startswith("name:"):
+            raise LabError(f"someone in this workshop is already called '{outcome[5:]}'; "
+                           "add an initial or a number to yours")
+        if outcome == "full":
+            raise LabError(f"the workshop '{workshop['title']}' is full ({workshop['capacity']} of "
+                           f"{workshop['capacity']} places taken); ask your trainer")
         self.on_change(workshop["id"])
         return {**workshop, "lesson": self.current_lesson(workshop["id"], learner), "name": name}
 
     def leave(self, wid: str, learner: str) -> None:
         person = self.person(wid, learner)
-        with self.store.engine.begin() as db:
-            db.execute(participants.update().where(
-                participants.c.workshop == wid, participants.c.learner == learner).values(left=time.time()))
-        self.lab.release(learner)
+        self.store.leave(wid, learner, time.time())
+        self.lifecycle.release(learner)
         self.on_change(wid)
         return person
 
     def of_learner(self, learner: str) -> dict | None:
         """The open workshop LEARNER is in, or None."""
-        with self.store.engine.connect() as db:
-            row = db.execute(sa.select(workshops).join(
-                participants, participants.c.workshop == workshops.c.id).where(
-                participants.c.learner == learner, participants.c.left.is_(None),
-                workshops.c.ended.is_(None)).order_by(participants.c.joined.desc())).mappings().first()
+        row = self.store.learners_workshop(learner)
         return _workshop(row) if row else None
 
     def people(self, wid: str) -> list[dict]:
-        with self.store.engine.connect() as db:
-            rows = db.execute(sa.select(participants).where(participants.c.workshop == wid)
-                              .order_by(participants.c.joined)).mappings().all()
-        return [dict(r) for r in rows]
+        return self.store.participants(wid)
 
     def person(self, wid: str, learner: str) -> dict:
         found = next((p for p in self.people(wid) if p["learner"] == learner), None)
@@ -301,7 +273,7 @@ class Workshops:
                     stuck = f"failed the check of this step {streak} times in a row"
                 elif now - since > self.stuck_seconds:
                     stuck = f"on this step for {int((now - since) // 60)} min"
-            status = self.lab.status(learner)
+            status = self.lifecycle.status(learner)
             rows.append({
                 "learner": learner, "name": person["name"], "joined": person["joined"],
                 "left": person["left"], "lesson": slug,
@@ -357,10 +329,10 @@ class Workshops:
                 self.end(workshop["id"])
                 continue
             active.append(workshop["id"])
-            if self.lab.pool is not None and now >= workshop["starts"] - POOL_LEAD:
+            if self.pool is not None and now >= workshop["starts"] - POOL_LEAD:
                 lesson = self._lesson(workshop["lessons"][0])
                 present = sum(1 for p in self.people(workshop["id"]) if p["left"] is None)
-                self.lab.pool.reserve(workshop["id"], lesson, workshop["capacity"] - present)
+                self.pool.reserve(workshop["id"], lesson, workshop["capacity"] - present)
         return active
 
 

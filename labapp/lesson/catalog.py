@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import LabappError
-from .model import Lesson, Problem
+from .model import DEFAULT_LANGUAGE, Lesson, Problem
 from .parser import parse_file
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,13 +32,23 @@ class Catalog:
     lessons: dict[str, dict[str, Lesson]]  # slug -> language -> lesson
     problems: list[Problem]
 
+    def version(self, slug, language: str | None = None) -> Lesson | None:
+        """The LANGUAGE version of lesson SLUG, else its version in the default language,
+        else any; None when there is no such lesson. The one rule every page, the API, the
+        pool and the workshops use."""
+        versions = self.lessons.get(slug) if isinstance(slug, str) else None
+        if not versions:
+            return None
+        return versions.get(language) or versions.get(DEFAULT_LANGUAGE) or next(iter(versions.values()))
+
     def get(self, slug: str, language: str | None = None) -> Lesson:
+        """Like version(), but strict (the command line): an unknown lesson or language is an error."""
         versions = self.lessons.get(slug)
         if not versions:
             known = ", ".join(sorted(self.lessons)) or "none"
             raise LabappError(f"no lesson '{slug}' (lessons: {known})")
         if language is None:
-            return versions.get("en") or versions.get("ko") or next(iter(versions.values()))
+            return self.version(slug)
         if language not in versions:
             raise LabappError(f"lesson '{slug}' has no {language} version (it has {', '.join(sorted(versions))})")
         return versions[language]

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..sandbox.base import node_plan
+
 CONDITIONS = ("ipvs", "esp", "vxlan")  # what the probe reports; `if=!esp` negates
+LANGUAGES = ("en", "ko")  # the languages of lessons and of the app's own words
+DEFAULT_LANGUAGE = "en"
 
 
 def condition_holds(when: str | None, kernel: dict | None) -> bool:
@@ -78,6 +82,7 @@ class Step:
     title: str
     text: str  # Markdown, with the command blocks left in place
     line: int
+    body: tuple = ()  # the text as pieces: Markdown, and in its place each command block's index
     blocks: tuple[CommandBlock, ...] = ()
     setup: tuple[CommandBlock, ...] = ()
     solution: tuple[CommandBlock, ...] = ()
@@ -115,8 +120,12 @@ class Lesson:
 
     @property
     def node_names(self) -> list[str]:
-        names = [f"manager{i}" for i in range(1, self.managers + 1)]
-        return names + [f"worker{i}" for i in range(1, self.nodes - self.managers + 1)]
+        return [name for name, _ in node_plan(self.nodes, self.managers)]
+
+    @property
+    def shape(self) -> str:
+        """The swarm's shape, e.g. '3x1' (nodes x managers): sandboxes of one shape are alike."""
+        return f"{self.nodes}x{self.managers}"
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

@@ -22,12 +22,12 @@ import re
 import yaml
 
 from ..errors import LabappError
-from .model import CONDITIONS, CheckSpec, Command, CommandBlock, Lesson, Note, Problem, Step
+from ..sandbox.base import node_plan
+from .model import CONDITIONS, LANGUAGES, CheckSpec, Command, CommandBlock, Lesson, Note, Problem, Step
 
 FRONT_KEYS = {"slug", "title", "summary", "language", "level", "time", "sandbox", "kind"}
 REQUIRED_KEYS = ("title", "summary", "language", "level", "time", "sandbox")
 SANDBOX_KEYS = {"nodes", "managers"}
-LANGUAGES = ("ko", "en")
 LEVELS = ("beginner", "intermediate", "advanced")
 KINDS = ("guided", "challenge")
 DISPLAY = {"", "text", "json", "yaml", "output", "console"}
@@ -119,8 +119,7 @@ def parse_lesson(text: str, path: str = "<lesson>") -> tuple[Lesson | None, list
             nodes, managers = 3, 1
     elif "sandbox" in meta.data:
         problem(meta.line("sandbox"), "sandbox must be a mapping like {nodes: 3, managers: 1}")
-    node_names = [f"manager{i}" for i in range(1, managers + 1)]
-    node_names += [f"worker{i}" for i in range(1, nodes - managers + 1)]
+    node_names = [name for name, _ in node_plan(nodes, managers)]
 
     intro, steps = _steps(body, body_line, node_names, problem, validate_check)
     if not steps:
@@ -203,13 +202,16 @@ def _steps(body: str, first_line: int, node_names, problem, validate_check):
 def _step(lineno, title, step_id, content, node_names, problem, validate_check) -> Step:
     parts = {"blocks": [], "setup": [], "solution": [], "checks": [], "notes": []}
     texts = {"hint": "", "expected": ""}
-    text_lines: list[str] = []
+    text_lines: list[str] = []  # the step's Markdown, command blocks left in place
+    body: list = []  # the same as pieces: Markdown text, and each command block's index
+    prose: list[str] = []
     index = 0
     while index < len(content):
         line_no, raw = content[index]
         match = _FENCE.match(raw) if raw.startswith(("`", "~")) else None
         if not match:
             text_lines.append(raw)
+            prose.append(raw)
             index += 1
             continue
         end = index + 1
@@ -219,13 +221,21 @@ def _step(lineno, title, step_id, content, node_names, problem, validate_check) 
             problem(line_no, "this fenced block is never closed")
         block = content[index + 1:end]
         info = match["info"].split()
+        blocks_before = len(parts["blocks"])
         keep = _block(line_no, info, block, node_names, parts, texts, problem, validate_check)
         if keep:
             text_lines.extend(raw for _, raw in content[index:end + 1])
+        if len(parts["blocks"]) > blocks_before:  # a command block: a Run widget in its place
+            body.extend(["\n".join(prose), blocks_before])
+            prose = []
+        elif keep:
+            prose.extend(raw for _, raw in content[index:end + 1])
         index = end + 1
     if not parts["checks"]:
         problem(lineno, f"step '{step_id}' has no check: add a ```check block")
+    body.append("\n".join(prose))
     return Step(id=step_id, title=title, text="\n".join(text_lines).strip(), line=lineno,
+                body=tuple(piece for piece in body if not isinstance(piece, str) or piece.strip()),
                 blocks=tuple(parts["blocks"]), setup=tuple(parts["setup"]),
                 solution=tuple(parts["solution"]), checks=tuple(parts["checks"]),
                 hint=texts["hint"], expected=texts["expected"], notes=tuple(parts["notes"]))

@@ -15,6 +15,13 @@ LABEL_OWNER = "labapp.owner"  # the app instance (its data directory) that made 
 LABEL_POOL = "labapp.pool"  # "1" on sandboxes made ahead for the warm pool
 
 
+def node_plan(count: int, managers: int) -> list[tuple[str, str]]:
+    """[(name, role)] of a sandbox of COUNT nodes with MANAGERS managers: manager1..M, then
+    worker1..N. The one place node names are made (lessons, sandboxes, the parser)."""
+    names = [(f"manager{i}", "manager") for i in range(1, managers + 1)]
+    return names + [(f"worker{i}", "worker") for i in range(1, count - managers + 1)]
+
+
 @dataclass(frozen=True)
 class Node:
     """One node of a sandbox: a container running its own dockerd."""

@@ -17,7 +17,7 @@ from ..engine import CONNECTION_ERRORS
 from ..errors import (ExecError, LabappError, NodeDead, SandboxCreateError, SandboxError,
                       SandboxNotFound)
 from .base import (LABEL, LABEL_CREATED, LABEL_NODE, LABEL_OWNER, LABEL_POOL, LABEL_ROLE, ExecResult,
-                   Execution, Node, NodeState, Sandbox, SandboxState, TtySession)
+                   Execution, Node, NodeState, Sandbox, SandboxState, TtySession, node_plan)
 from .execstream import Chunk, OutputDecoder, start_exec
 from .images import node_image_ref, require_images
 from .nodeclient import node_client
@@ -47,9 +47,7 @@ def node_names(count: int, managers: int) -> list[tuple[str, str]]:
         raise SandboxError(f"managers must be between 1 and the node count ({count}), not {managers}")
     if count > 9:
         raise SandboxError(f"{count} nodes is more than a lesson needs; the most is 9")
-    names = [(f"manager{i}", "manager") for i in range(1, managers + 1)]
-    names += [(f"worker{i}", "worker") for i in range(1, count - managers + 1)]
-    return names
+    return node_plan(count, managers)
 
 
 def new_sandbox_id() -> str:

@@ -1,44 +1,54 @@
 """The Socket.IO namespaces: /lab for learners' pages and /trainer for the workshop
-dashboard, thin handlers over the Lab (labapp/lab.py) and the workshops (labapp/workshop.py).
+dashboard, thin handlers over the services (labapp/services.py).
 
-The events and their data are listed in docs/web.md and docs/workshops.md. Every handler
-answers a bad message or a refused request with a `failure` event that says why; nothing
-raises to the client.
+The events and their data are listed in docs/web.md and docs/workshops.md. A handler that
+fails raises; one error handler per namespace (Flask-SocketIO's on_error) answers with a
+`failure` event that says why, in the page's language; nothing raises to the client.
 """
 from __future__ import annotations
 
 import threading
 
-from flask import current_app, session
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, emit, join_room
 
 from ..errors import LabappError
 from ..i18n import translate
-from ..lab import explain
+from ..lesson.model import DEFAULT_LANGUAGE, LANGUAGES
+from . import services
+from .errors import explain
 from .guard import Refused, command_event, guard
 
 socketio = SocketIO()
 MAX_FIELD = 2000
 ROSTER_DELAY = 0.3  # seconds a dashboard redraw waits to gather what else changes
+INTERNAL = "that did not work (an internal error, logged on the server)"
 
 
-def init_app(app) -> None:
+def init_app(app, lab) -> None:
+    """Bind Socket.IO to APP and the lab's outside world (LAB.events, the dashboards)."""
     # Same origin only (Flask-SocketIO's default), WebSocket first.
     socketio.init_app(app, async_mode="threading", max_http_buffer_size=64 * 1024)
     socketio.on_namespace(LabNamespace("/lab"))
     socketio.on_namespace(TrainerNamespace("/trainer"))
-    lab = app.extensions["labapp.lab"]
-    shops = app.extensions["labapp.workshops"]
+    socketio.on_error("/lab")(_failure)
+    socketio.on_error("/trainer")(_failure)
 
     def notify(learner, event):
-        socketio.emit(event["type"], localize(event, lab.seat(learner).lang), to=learner, namespace="/lab")
+        socketio.emit(event["type"], localize(event, lab.seats.get(learner).lang), to=learner, namespace="/lab")
 
+    lab.events.notify = notify
+    lab.events.activity = _redraws(app, lab)
+
+
+def _redraws(app, lab):
+    """The dashboards' redraw: ACTIVITY(learner) redraws their workshop's dashboards, at most
+    every ROSTER_DELAY s: a room running steps at once costs one roster per beat."""
+    shops = lab.workshops
     due: set[str] = set()
     due_lock = threading.Lock()
 
     def changed(wid):
-        """Redraw the workshop's dashboards, at most every ROSTER_DELAY s: a room of learners
-        running steps at once costs one roster per beat, not one per learner's action."""
         with due_lock:
             if wid in due:
                 return
@@ -60,14 +70,31 @@ def init_app(app) -> None:
         workshop = shops.of_learner(learner)
         if workshop is not None:
             changed(workshop["id"])
-    lab.notify = notify
-    lab.on_activity = activity
     shops.on_change = changed
+    return activity
+
+
+def _failure(exc):
+    """The one error path of both namespaces: a `failure` event that says why."""
+    if isinstance(exc, LabappError):
+        message = explain(exc)[1]
+    else:  # a bug or the engine vanishing: say so, keep the page usable
+        current_app.logger.exception("event %s failed", (getattr(request, "event", None) or {}).get("message"))
+        message = INTERNAL
+    emit("failure", localize({"message": message}, page_language()))
+    if not isinstance(exc, LabappError) and request.namespace == "/lab":
+        emit("done", {"step": None})
+
+
+def page_language() -> str:
+    """The language the learner's page was rendered in (views.language keeps it in the session)."""
+    lang = session.get("lang")
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def localize(event: dict, lang: str) -> dict:
     """EVENT with the sentences a learner reads in LANG (labapp/i18n.py)."""
-    if lang != "ko":
+    if lang == DEFAULT_LANGUAGE:
         return event
     event = dict(event)
     for key in ("message", "reason"):
@@ -78,14 +105,10 @@ def localize(event: dict, lang: str) -> dict:
     return event
 
 
-def _lang(data) -> str:
-    return data.get("lang") if isinstance(data, dict) and data.get("lang") in ("ko", "en") else "en"
-
-
 def _field(data, name, kind=str):
     value = data.get(name) if isinstance(data, dict) else None
-    if not isinstance(value, kind) or (isinstance(value, str) and not (0 < len(value) <= MAX_FIELD
-                                                                        and _unicode(value))):
+    if not isinstance(value, kind) or isinstance(value, bool) or (
+            isinstance(value, str) and not (0 < len(value) <= MAX_FIELD and _unicode(value))):
         raise LabappError(f"the message needs '{name}' ({kind.__name__})")
     return value
 
@@ -106,73 +129,45 @@ class LabNamespace(Namespace):
             return False  # open a page first: it gives the browser its learner id
         join_room(learner)
 
-    def _context(self, data):
-        from .views import get_lesson
-
-        lab = current_app.extensions["labapp.lab"]
+    def _lesson(self, data):
+        """(the learner, the lesson the message names, in the page's language)."""
         slug = _field(data, "lesson")
-        lang = data.get("lang") if data.get("lang") in ("ko", "en") else "en"
-        versions = current_app.extensions["labapp.catalog"].lessons
-        if slug not in versions:
+        lesson = services().catalog.version(slug, page_language())
+        if lesson is None:
             raise LabappError(f"there is no lesson '{slug}'")
-        return lab, session["learner"], get_lesson(slug, lang)
+        return session["learner"], lesson
 
-    def _forward(self, learner):
+    def _forward(self, learner, tty=False):
+        """Events of a command, sent to every page of LEARNER; with TTY, the end of a
+        terminal session also redraws the map."""
         app = current_app._get_current_object()
-
-        lab = current_app.extensions["labapp.lab"]
+        lab = services()
 
         def send(event):
             with app.app_context():
-                socketio.emit(event["type"], localize(event, lab.seat(learner).lang), to=learner, namespace="/lab")
+                socketio.emit(event["type"], localize(event, lab.seats.get(learner).lang), to=learner,
+                              namespace="/lab")
+                if tty and event["type"] == "tty_exit":
+                    _send_map(learner)
         return send
 
-    def _forward_tty(self, lab, learner):
-        """Like _forward; the end of a terminal session also redraws the map."""
-        send = self._forward(learner)
-        app = current_app._get_current_object()
-
-        def forward(event):
-            send(event)
-            if event["type"] == "tty_exit":
-                with app.app_context():
-                    self._send_map(lab, learner)
-        return forward
-
-    def _send_map(self, lab, learner):
-        """The learner's network map, after anything that may have changed it."""
-        try:
-            socketio.emit("map", lab.network_map(learner), to=learner, namespace="/lab")
-        except Exception:  # the map is a picture; a failure to draw it must not fail the step
-            current_app.logger.warning("network map failed for %s", learner, exc_info=True)
-
-    def _guard(self, handler, data):
-        try:
-            handler(data if isinstance(data, dict) else {})
-        except LabappError as exc:
-            emit("failure", localize({"message": explain(exc)[1]}, _lang(data)))
-        except Exception:  # a bug or the engine vanishing: say so, keep the page usable
-            current_app.logger.exception("event failed")
-            emit("failure", localize({"message": "that did not work (an internal error, logged on the server)"},
-                                     _lang(data)))
-            emit("done", {"step": None})
-
-    def on_join(self, data):
-        self._guard(lambda data: self._join(data), data)
+    def on_join(self, data=None):
+        self._join(data)
 
     def _join(self, data, counted=False):
         """Join the lesson: make (or reuse) the learner's sandbox in the background. Making
         one counts against the address's sandbox limit unless the caller COUNTED it."""
-        lab, learner, lesson = self._context(data)
-        lab.seat(learner).lang = lesson.language
-        lab.tty_close(learner)  # a terminal left by an earlier page of this learner
+        learner, lesson = self._lesson(data)
+        lab = services()
+        lab.seats.get(learner).lang = lesson.language
+        lab.terminals.close(learner)  # a terminal left by an earlier page of this learner
         send = self._forward(learner)
         app = current_app._get_current_object()
         emit("progress", {"lesson": lesson.slug, "steps": lab.store.progress(learner, lesson.slug)})
-        workshop = current_app.extensions["labapp.workshops"].of_learner(learner)
+        workshop = lab.workshops.of_learner(learner)
         if workshop is not None:
             emit("workshop", {"title": workshop["title"], "ends": workshop["ends"]})
-        state = lab.status(learner)
+        state = lab.lifecycle.status(learner)
         if state["state"] == "starting":
             emit("sandbox", {"type": "sandbox", "stage": "starting"})
             return  # the start under way reports to this page too (same learner room)
@@ -182,11 +177,11 @@ class LabNamespace(Namespace):
         def start():
             with app.app_context():
                 try:
-                    sandbox = lab.ensure_sandbox(learner, lesson, lambda stage: stage != "ready" and send(
+                    sandbox = lab.lifecycle.ensure(learner, lesson, lambda stage: stage != "ready" and send(
                         {"type": "sandbox", "stage": stage}))
                     send({"type": "sandbox", "stage": "ready",
                           "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
-                    self._send_map(lab, learner)
+                    _send_map(learner)
                 except LabappError as exc:
                     send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
                 except Exception:  # never leave the page waiting on a sandbox that will not come
@@ -196,62 +191,57 @@ class LabNamespace(Namespace):
         socketio.start_background_task(start)
 
     @command_event("commands")
-    def on_run(self, data):
-        def handle(data):
-            lab, learner, lesson = self._context(data)
-            step, block = _field(data, "step"), _field(data, "block", int)
-            runs = lab.run_block(learner, lesson, step, block, self._forward(learner))
-            self._send_map(lab, learner)
-            emit("done", {"step": step, "block": block, "commands": len(runs)}, to=learner)
-        self._guard(handle, data)
+    def on_run(self, data=None):
+        learner, lesson = self._lesson(data)
+        step, block = _field(data, "step"), _field(data, "block", int)
+        runs = services().commands.run_block(learner, lesson, step, block, self._forward(learner))
+        _send_map(learner)
+        emit("done", {"step": step, "block": block, "commands": len(runs)}, to=learner)
 
     @command_event("commands")
-    def on_check(self, data):
-        def handle(data):
-            lab, learner, lesson = self._context(data)
-            emit("verdict", localize(lab.check(learner, lesson, _field(data, "step")), lesson.language), to=learner)
-            self._send_map(lab, learner)
-        self._guard(handle, data)
+    def on_check(self, data=None):
+        learner, lesson = self._lesson(data)
+        verdict = services().commands.check(learner, lesson, _field(data, "step"))
+        emit("verdict", localize(verdict, lesson.language), to=learner)
+        _send_map(learner)
 
     @command_event("commands")
-    def on_console(self, data):
-        def handle(data):
-            lab, learner, lesson = self._context(data)
-            terminal = (data.get("cols", 80), data.get("rows", 24))
-            answer = lab.console(learner, lesson, _field(data, "node"), _field(data, "line"),
-                                 self._forward_tty(lab, learner), terminal=terminal)
-            if not answer["allowed"]:
-                emit("refused", localize({"reason": answer["reason"], "line": data.get("line")}, lesson.language))
-            elif not answer.get("interactive"):
-                self._send_map(lab, learner)
-                emit("done", {"step": None, "console": True}, to=learner)
-        self._guard(handle, data)
+    def on_console(self, data=None):
+        learner, lesson = self._lesson(data)
+        terminal = (data.get("cols", 80), data.get("rows", 24))
+        answer = services().commands.console(learner, lesson, _field(data, "node"), _field(data, "line"),
+                                             self._forward(learner, tty=True), terminal=terminal)
+        if not answer["allowed"]:
+            emit("refused", localize({"reason": answer["reason"], "line": data.get("line")}, lesson.language))
+        elif not answer.get("interactive"):
+            _send_map(learner)
+            emit("done", {"step": None, "console": True}, to=learner)
 
-    def on_tty_input(self, data):
-        def handle(data):
-            lab = current_app.extensions["labapp.lab"]
-            lab.tty_input(session["learner"], data.get("data"), data.get("seq"))
-        self._guard(handle, data)
+    def on_tty_input(self, data=None):
+        data = data if isinstance(data, dict) else {}
+        services().terminals.input(session["learner"], data.get("data"), data.get("seq"))
 
-    def on_tty_resize(self, data):
-        def handle(data):
-            lab = current_app.extensions["labapp.lab"]
-            lab.tty_resize(session["learner"], data.get("cols"), data.get("rows"))
-        self._guard(handle, data)
+    def on_tty_resize(self, data=None):
+        data = data if isinstance(data, dict) else {}
+        services().terminals.resize(session["learner"], data.get("cols"), data.get("rows"))
 
-    def on_tty_close(self, data):
-        def handle(data):
-            current_app.extensions["labapp.lab"].tty_close(session["learner"])
-        self._guard(handle, data)
+    def on_tty_close(self, data=None):
+        services().terminals.close(session["learner"])
 
-    def on_reset(self, data):
-        def handle(data):
-            lab, learner, lesson = self._context(data)
-            guard().hit("sandboxes")  # a reset always makes a fresh sandbox
-            lab.release(learner)
-            emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
-            self._join(data, counted=True)
-        self._guard(handle, data)
+    def on_reset(self, data=None):
+        learner, _ = self._lesson(data)
+        guard().hit("sandboxes")  # a reset always makes a fresh sandbox
+        services().lifecycle.release(learner)
+        emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
+        self._join(data, counted=True)
+
+
+def _send_map(learner):
+    """The learner's network map, after anything that may have changed it."""
+    try:
+        socketio.emit("map", services().lifecycle.network_map(learner), to=learner, namespace="/lab")
+    except Exception:  # the map is a picture; a failure to draw it must not fail the step
+        current_app.logger.warning("network map failed for %s", learner, exc_info=True)
 
 
 class TrainerNamespace(Namespace):
@@ -259,7 +249,7 @@ class TrainerNamespace(Namespace):
     reset, broadcast and end. Only a signed-in trainer may connect."""
 
     def on_connect(self, auth=None):
-        from .workshops import trainer_state
+        from .trainer import trainer_state
 
         try:
             state = trainer_state()
@@ -268,56 +258,34 @@ class TrainerNamespace(Namespace):
         if state != "ok":
             return False
 
-    def _guard(self, handler, data):
+    def on_watch(self, data=None):
+        wid = _field(data, "workshop")
+        roster = services().workshops.roster(wid)
+        join_room(f"workshop:{wid}")
+        emit("roster", roster)
+
+    def on_learner(self, data=None):
+        wid, learner = _field(data, "workshop"), _field(data, "learner")
+        lab = services()
+        person = lab.workshops.person(wid, learner)
+        seat = lab.seats.get(learner)
         try:
-            handler(data if isinstance(data, dict) else {})
+            picture = lab.lifecycle.network_map(learner)
         except LabappError as exc:
-            emit("failure", {"message": explain(exc)[1]})
-        except Exception:  # nothing crashes the dashboard
-            current_app.logger.exception("trainer event failed")
-            emit("failure", {"message": "that did not work (an internal error, logged on the server)"})
+            picture = {"error": str(exc)}
+        emit("learner", {"learner": learner, "name": person["name"], "map": picture,
+                         "output": "".join(seat.output), "verdict": seat.last_verdict})
 
-    def _shops(self):
-        return current_app.extensions["labapp.workshops"]
+    def on_reset(self, data=None):
+        step = data.get("step") if isinstance(data, dict) else None
+        answer = services().workshops.reset(_field(data, "workshop"), _field(data, "learner"), step or None)
+        emit("notice", {"message": f"resetting {answer['name']}'s sandbox"
+                        + (f" to step {step}" if step else " at their step")})
 
-    def on_watch(self, data):
-        def handle(data):
-            wid = _field(data, "workshop")
-            roster = self._shops().roster(wid)
-            join_room(f"workshop:{wid}")
-            emit("roster", roster)
-        self._guard(handle, data)
+    def on_broadcast(self, data=None):
+        sent = services().workshops.broadcast(_field(data, "workshop"), _field(data, "message"))
+        emit("notice", {"message": f"sent to {sent} learners"})
 
-    def on_learner(self, data):
-        def handle(data):
-            wid, learner = _field(data, "workshop"), _field(data, "learner")
-            person = self._shops().person(wid, learner)
-            lab = current_app.extensions["labapp.lab"]
-            seat = lab.seat(learner)
-            try:
-                picture = lab.network_map(learner)
-            except LabappError as exc:
-                picture = {"error": str(exc)}
-            emit("learner", {"learner": learner, "name": person["name"], "map": picture,
-                             "output": "".join(seat.output), "verdict": seat.last_verdict})
-        self._guard(handle, data)
-
-    def on_reset(self, data):
-        def handle(data):
-            step = data.get("step") or None
-            answer = self._shops().reset(_field(data, "workshop"), _field(data, "learner"), step)
-            emit("notice", {"message": f"resetting {answer['name']}'s sandbox"
-                            + (f" to step {step}" if step else " at their step")})
-        self._guard(handle, data)
-
-    def on_broadcast(self, data):
-        def handle(data):
-            sent = self._shops().broadcast(_field(data, "workshop"), _field(data, "message"))
-            emit("notice", {"message": f"sent to {sent} learners"})
-        self._guard(handle, data)
-
-    def on_end(self, data):
-        def handle(data):
-            ended = self._shops().end(_field(data, "workshop"))
-            emit("notice", {"message": f"the workshop '{ended['title']}' has ended; its sandboxes are removed"})
-        self._guard(handle, data)
+    def on_end(self, data=None):
+        ended = services().workshops.end(_field(data, "workshop"))
+        emit("notice", {"message": f"the workshop '{ended['title']}' has ended; its sandboxes are removed"})

@@ -203,27 +203,25 @@ def _seconds(n: int) -> str:
 class Guard:
     """The app's limits: in flight per learner, rates per address, the throttles."""
 
-    def __init__(self, app):
-        config = app.config
+    def __init__(self, app, settings):
         self.rates = {}
+        self.texts = {}
         for kind, setting in RATE_SETTINGS.items():
-            text = str(config[setting])
+            text = getattr(settings, setting[len("LABAPP_"):].lower())
             try:
                 self.rates[kind] = parse_many(text) if text.strip() else []
             except ValueError:
                 raise ConfigError(f"{setting}={text!r} is not a rate limit; write it like '60/minute;300/hour' "
                                   "(or leave it empty for no limit)") from None
-        self.texts = {kind: str(config[setting]) for kind, setting in RATE_SETTINGS.items()}
+            self.texts[kind] = text
         self.limiter = Limiter(key_func=client_address, app=app, key_prefix="labapp",
-                               storage_uri=config["LABAPP_RATE_LIMIT_STORAGE"], strategy="sliding-window-counter",
+                               storage_uri=settings.rate_limit_storage, strategy="sliding-window-counter",
                                headers_enabled=False)
-        self.in_flight = InFlight(int(config["LABAPP_COMMANDS_IN_FLIGHT"]))
+        self.in_flight = InFlight(settings.commands_in_flight)
         storage = self.limiter.storage
         self.throttles = {
-            "trainer": Throttle(storage, "trainer", int(config["LABAPP_THROTTLE_FREE"]),
-                                float(config["LABAPP_THROTTLE_MAX_SECONDS"])),
-            "join": Throttle(storage, "join", int(config["LABAPP_JOIN_THROTTLE_FREE"]),
-                             float(config["LABAPP_JOIN_THROTTLE_MAX_SECONDS"])),
+            "trainer": Throttle(storage, "trainer", settings.throttle_free, settings.throttle_max_seconds),
+            "join": Throttle(storage, "join", settings.join_throttle_free, settings.join_throttle_max_seconds),
         }
 
     def _args(self, kind: str) -> list[str]:
@@ -256,12 +254,12 @@ def _too_many(kind: str, limit: str) -> str:
 
 
 def guard() -> Guard:
-    return current_app.extensions["labapp.guard"]
+    return current_app.extensions["labapp"].guard
 
 
-def init_app(app) -> None:
+def init_app(app, settings) -> None:
     """Build the app's Guard and bind the route limits; call after the blueprints."""
-    app.extensions["labapp.guard"] = the_guard = Guard(app)
+    app.extensions["labapp"].guard = the_guard = Guard(app, settings)
     the_guard.bind_routes(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited_answer)
     app.register_error_handler(Refused, _refused_page)
@@ -328,25 +326,17 @@ def in_flight(view):
 
 def command_event(kind: str | None = "commands", hold: bool = True):
     """A Socket.IO handler that runs a command: counted per address (KIND, through the
-    `limits` library) and, with HOLD, in the learner's commands in flight. A refusal is a
-    `failure` event saying why and when to try again."""
+    `limits` library) and, with HOLD, in the learner's commands in flight. A refusal raises
+    Refused, which the namespace's error handler turns into a `failure` event."""
     def decorate(handler):
         @functools.wraps(handler)
         def wrapper(self, data=None, *rest):
-            from flask_socketio import emit
-
-            from .events import _lang, localize
-
             the_guard = guard()
-            try:
-                if kind is not None:
-                    the_guard.hit(kind)
-                if not hold:
-                    return handler(self, data, *rest)
-                with the_guard.in_flight.hold(session.get("learner") or "-"):
-                    return handler(self, data, *rest)
-            except Refused as exc:
-                emit("failure", localize({"message": str(exc)}, _lang(data)))
-                return None
+            if kind is not None:
+                the_guard.hit(kind)
+            if not hold:
+                return handler(self, data, *rest)
+            with the_guard.in_flight.hold(session.get("learner") or "-"):
+                return handler(self, data, *rest)
         return wrapper
     return decorate

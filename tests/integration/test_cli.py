@@ -67,7 +67,7 @@ def _ok(*args, env):
 
 
 def test_reap_and_pool_status_touch_only_this_instances_sandboxes(client, tmp_path):
-    from labapp.backend import instance_id
+    from labapp.services import instance_id
     from labapp.config import Settings
     from labapp.sandbox import SwarmSandbox
     from labapp.sandbox.base import LABEL_OWNER, LABEL_POOL

@@ -2,12 +2,10 @@
 sandbox whose node died is never handed out, and an expired sandbox leaves nothing."""
 import pytest
 
-from labapp.backend import POOL_CPU_SHARES, SwarmBackend, shape
-from labapp.lab import Lab
 from labapp.lesson.catalog import load_catalog
-from labapp.pool import WarmPool
+from labapp.sandbox.backend import POOL_CPU_SHARES, SwarmBackend
 from labapp.sandbox.base import LABEL, LABEL_OWNER, LABEL_POOL
-from labapp.store import Store
+from labapp.services import build_services
 
 from .conftest import labelled_ids
 
@@ -20,13 +18,14 @@ def lesson():
 @pytest.fixture
 def lab(settings, tmp_path):
     backend = SwarmBackend(settings, owner=f"itest-{tmp_path.name[-8:]}")
-    lab = Lab(backend, lambda: {"ipvs": False, "esp": False, "vxlan": True}, Store(str(tmp_path / "s.db")))
+    lab = build_services(settings.replace(data_dir=str(tmp_path), pool_size=2), backend=backend,
+                         kernel={"ipvs": False, "esp": False, "vxlan": True}, capacity=None)
     yield lab
     lab.shutdown()
 
 
 def test_the_pool_hands_out_only_live_swarms_labelled_as_pooled(client, lab, lesson):
-    pool = lab.pool = WarmPool(lab.backend, {shape(lesson): lesson}, 2, room=lab.room, busy=lab.starting)
+    pool = lab.pool
     pool.start()
     assert pool.wait_filled(180)
     pooled = [e for e in lab.backend.existing() if e["pooled"]]
@@ -36,8 +35,8 @@ def test_the_pool_hands_out_only_live_swarms_labelled_as_pooled(client, lab, les
     assert node.labels[LABEL_POOL] == "3x1" and node.labels[LABEL_OWNER] == lab.backend.owner
     assert node.attrs["HostConfig"]["CpuShares"] == POOL_CPU_SHARES  # waiting swarms yield the CPU
     node.kill()  # a pooled swarm that lost a node while it waited
-    sandbox = lab.ensure_sandbox("ann", lesson, lambda stage: None)
-    assert sandbox.id != first.id and lab.metrics.pool_hits == 1
+    sandbox = lab.lifecycle.ensure("ann", lesson, lambda stage: None)
+    assert sandbox.id != first.id and lab.metrics.pool_hits._value.get() == 1
     shares = {client.api.inspect_container(n.container)["HostConfig"]["CpuShares"] for n in sandbox.nodes}
     assert shares == {1024}  # a learner's share once taken
     assert sandbox.exec("manager1", "docker node ls --format '{{.Status}}'").stdout.split() == ["Ready"] * 3
@@ -46,12 +45,12 @@ def test_the_pool_hands_out_only_live_swarms_labelled_as_pooled(client, lab, les
 
 def test_an_expired_sandbox_is_reaped_and_leaves_nothing(client, lab, lesson):
     told = []
-    lab.notify = lambda learner, event: told.append(event)
-    sandbox = lab.ensure_sandbox("bob", lesson, lambda stage: None)
+    lab.events.notify = lambda learner, event: told.append(event)
+    sandbox = lab.lifecycle.ensure("bob", lesson, lambda stage: None)
     assert sandbox.id in labelled_ids(client)
-    lab.max_seconds = 1
-    lab.seat("bob").born -= 5
-    assert lab.reap() == ["bob"]
+    lab.expiry.max_seconds = 1
+    lab.seats.get("bob").born -= 5
+    assert lab.expiry.reap() == ["bob"]
     assert told[-1]["type"] == "expired" and "maximum lifetime" in told[-1]["reason"]
     flt = {"label": f"{LABEL}={sandbox.id}"}
     assert client.api.containers(all=True, filters=flt) == [] and client.api.networks(filters=flt) == []

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import docker.errors
 
+from labapp.sandbox.backend import Backend
 from labapp.sandbox.base import ExecResult, Execution, Node, Sandbox, SandboxState, TtySession
 from labapp.sandbox.execstream import Chunk
 
@@ -164,3 +165,24 @@ def ok(stdout="", stderr=""):
 
 def fail(code=1, stdout="", stderr=""):
     return ExecResult(code, stdout, stderr)
+
+
+class FactoryBackend(Backend):
+    """A Backend over a plain factory (lesson, on_progress) -> Sandbox, as unit tests give one."""
+
+    def __init__(self, factory):
+        self._factory = factory
+        self.made: dict[str, Sandbox] = {}
+
+    def create(self, lesson, on_progress, pooled=False):
+        sandbox = self._factory(lesson, on_progress)
+        sandbox.pooled_shape = lesson.shape if pooled else None
+        self.made[sandbox.id] = sandbox
+        return sandbox
+
+    def attach(self, sandbox_id):
+        from labapp.errors import SandboxNotFound
+
+        if sandbox_id not in self.made:
+            raise SandboxNotFound(f"no sandbox has the id '{sandbox_id}'")
+        return self.made[sandbox_id]

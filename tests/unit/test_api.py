@@ -3,11 +3,11 @@ import re
 
 import pytest
 
-from .test_web import app, engine  # noqa: F401  (the same app fixture as the page tests)
+from .helpers import TOKEN
 
 
 @pytest.fixture
-def http(app):  # noqa: F811
+def http(app):
     return app.test_client()
 
 
@@ -62,21 +62,21 @@ def test_unknown_step_and_refused_console_line(http):
     assert attach.status_code == 422 and "needs a terminal: type it in the lesson page's console" in attach.get_json()["error"]
 
 
-def test_the_lab_full_and_rate_limit_answers(app, http):  # noqa: F811
-    lab = app.extensions["labapp.lab"]
-    lab.max_sandboxes = 1
+def test_the_lab_full_and_rate_limit_answers(app, http):
+    admission = app.extensions["labapp"].services.admission
+    admission.max_sandboxes = 1
     assert http.post("/api/lessons/overlay-attachable/sandbox", json={}).status_code == 200
     other = app.test_client()
     full = other.post("/api/lessons/overlay-attachable/sandbox", json={})
     assert full.status_code == 503 and "the lab is full, try again in" in full.get_json()["error"]
     assert int(full.headers["Retry-After"]) > 0
-    lab.max_sandboxes, lab.creates_per_hour = 0, 1
+    admission.max_sandboxes, admission.creates_per_hour = 0, 1
     http.delete("/api/sandbox")
     again = http.post("/api/lessons/overlay-attachable/sandbox", json={})
     assert again.status_code == 429 and "the most allowed" in again.get_json()["error"]
 
 
-def test_openapi_describes_every_api_route(app, http):  # noqa: F811
+def test_openapi_describes_every_api_route(app, http):
     doc = http.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     routes = {re.sub(r"<(\w+)>", r"{\1}", str(r.rule))
@@ -103,9 +103,9 @@ def test_a_method_the_api_does_not_take_is_a_json_405_with_allow(http):
     assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
 
 
-def test_a_workshop_start_beyond_a_year_is_refused_not_a_crash(app):  # noqa: F811
+def test_a_workshop_start_beyond_a_year_is_refused_not_a_crash(app):
     trainer = app.test_client()
-    answer = trainer.post("/api/workshops", headers={"Authorization": "Bearer " + app.config["LABAPP_TRAINER_TOKEN"]},
+    answer = trainer.post("/api/workshops", headers={"Authorization": "Bearer " + TOKEN},
                           json={"title": "T", "lessons": ["overlay-attachable"], "capacity": 1, "starts": 1e300})
     assert answer.status_code == 400 and "at most a year from now" in answer.get_json()["error"]
 

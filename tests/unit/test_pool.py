@@ -2,11 +2,10 @@
 import threading
 import time
 
-from labapp.backend import FactoryBackend
 from labapp.lesson.catalog import load_catalog
 from labapp.pool import WarmPool
 
-from .fakes import FakeSandbox
+from .fakes import FactoryBackend, FakeSandbox
 
 
 def _lesson():

@@ -102,3 +102,29 @@ def test_a_step_out_of_time_is_an_error_not_a_hang():
     runner = Runner(box, lesson(), {}, step_timeout=0)
     result = runner.solve_step(lesson().steps[0])
     assert result.status == "error" and "ran out of its 0 s" in result.error
+
+
+def test_a_console_line_runs_as_the_learner_argv_and_pipes_in_the_app():
+    from labapp.console import judge
+
+    sandbox = FakeSandbox(script=[(r"^docker ps", ok("NAMES\nalpine1\nweb.1\nweb.2\n"))])
+    events = []
+    runner = Runner(sandbox, parse_lesson(LESSON, "t.en.md")[0], on_event=events.append)
+    result = runner.run_console("manager1", "docker ps | grep web | wc -l", judge("docker ps | grep web | wc -l"), 30)
+    assert sandbox.learner_argvs == [("docker", "ps")]  # the filters never reached the node
+    assert result.stdout.strip() == "2" and result.exit_code == 0
+    assert [e["type"] for e in events][0] == "command" and events[0]["command"] == "docker ps | grep web | wc -l"
+    # grep finding nothing exits 1, as in a shell pipeline whose last command is grep
+    none = runner.run_console("manager1", "docker ps | grep nothing", judge("docker ps | grep nothing"), 30)
+    assert none.exit_code == 1 and none.stdout == ""
+
+
+def test_output_past_the_cap_stops_the_command_and_says_so():
+    from labapp.runner import MAX_OUTPUT
+
+    huge = "x" * (MAX_OUTPUT + 5000)
+    sandbox = FakeSandbox(script=[(r"flood", ok(huge, "late stderr"))])
+    runner = Runner(sandbox, parse_lesson(LESSON, "t.en.md")[0])
+    result = runner.run_command("s", "manager1", "flood", 30)
+    assert len(result.stdout) == MAX_OUTPUT
+    assert result.stderr.strip() == f"(output cut at {MAX_OUTPUT // 1024} KiB: the command was stopped)"

@@ -4,38 +4,8 @@ import time
 
 import pytest
 
-from labapp import create_app
 from labapp.web.events import socketio
 
-from .fakes import FakeEngine, FakeSandbox, fail, network, ok
-
-
-@pytest.fixture
-def engine():
-    return FakeEngine(networks=[network("ingress")])
-
-
-@pytest.fixture
-def app(tmp_path, engine):
-    made = []
-
-    def factory(lesson, progress):
-        progress("nodes starting")
-        box = FakeSandbox(engine, script=[
-            (r"docker network create -d overlay test-cluster-net2",
-             lambda n, l: engine._networks.append(network("test-cluster-net2")) or ok("abc\n")),
-            (r"jq", ok('{\n  "IPAM": {"Config": [{"Subnet": "10.0.1.0/24"}]}\n}\n')),
-            (r"docker node ls", ok("manager1 Ready\n")),
-            (r"ping", fail(1, stderr="ping: bad address 'my-nginx'\n")),
-        ], nodes=lesson.node_names)
-        made.append(box)
-        return box
-
-    app = create_app({"TESTING": True, "SECRET_KEY": "test", "LABAPP_DB": str(tmp_path / "t.db"),
-                      "LABAPP_SANDBOX_FACTORY": factory,
-                      "LABAPP_KERNEL": {"ipvs": False, "esp": False, "vxlan": True}})
-    app.made = made
-    return app
 
 
 def _wait_for(client, name, timeout=5):

@@ -9,7 +9,7 @@ from labapp.web.events import socketio
 from labapp.web.guard import Throttle
 from limits.storage import MemoryStorage
 
-from .test_web_limits import TOKEN, client_at, make_app
+from .helpers import TOKEN, client_at, make_app
 
 WORKSHOPS = "/api/workshops"
 
@@ -147,7 +147,7 @@ def test_wrong_join_codes_back_off_and_a_good_join_clears_them(app):
     waiting = http.post("/api/join", json={"code": made["code"], "name": "Ann"})
     assert waiting.status_code == 429 and int(waiting.headers["Retry-After"]) >= 1
     assert waiting.get_json()["error"].startswith("too many wrong join codes from your address: try again in")
-    app.extensions["labapp.guard"].throttles["join"].succeeded("127.0.0.1")  # as if the wait were over
+    app.extensions["labapp"].guard.throttles["join"].succeeded("127.0.0.1")  # as if the wait were over
     assert http.post("/api/join", json={"code": made["code"], "name": "Ann"}).status_code == 200
     assert [http.post("/api/join", json={"code": "WRONG9", "name": "Ann"}).status_code for _ in range(3)] \
         == [404, 404, 404]  # cleared by the join: three free again

@@ -4,7 +4,7 @@ import pytest
 
 from labapp.config import ConfigError
 
-from .test_web_limits import make_app
+from .helpers import make_app
 
 HTTPS_PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.10"}
 

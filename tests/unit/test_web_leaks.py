@@ -6,7 +6,7 @@ import pytest
 
 from labapp.web.events import socketio
 
-from .test_web_limits import LESSON, TOKEN, joined, learner_of, make_app, received
+from .helpers import LESSON, TOKEN, joined, learner_of, make_app, received
 
 
 @pytest.fixture
@@ -14,12 +14,12 @@ def app(tmp_path, monkeypatch):
     import labapp.web.api as api
 
     app = make_app(tmp_path)
-    lab = app.extensions["labapp.lab"]
+    seats = app.extensions["labapp"].services.seats
 
     def details(sandboxes=True):  # the engine lists every learner's sandbox, as the real one does
         answer = {"version": "29.0.0", "error": None, "missing": []}
         if sandboxes:
-            answer["sandboxes"] = [{"id": s.sandbox.id} for s in lab._seats.values() if s.sandbox]
+            answer["sandboxes"] = [{"id": s.sandbox.id} for s in seats.all() if s.sandbox]
         return answer
     monkeypatch.setattr(api, "_engine_details", details)
     return app
@@ -30,12 +30,12 @@ def _text(response):
 
 
 def test_no_answer_or_event_shows_another_learners_sandbox(app):
-    lab = app.extensions["labapp.lab"]
+    seats = app.extensions["labapp"].services.seats
     ann_http, ann = joined(app)
     bob_http, bob = joined(app)
     ann_learner, bob_learner = learner_of(ann_http), learner_of(bob_http)
-    secret = lab.seat(ann_learner).sandbox.id
-    mine = lab.seat(bob_learner).sandbox.id
+    secret = seats.get(ann_learner).sandbox.id
+    mine = seats.get(bob_learner).sandbox.id
     assert secret != mine
     workshop = app.test_client().post("/api/workshops", headers={"Authorization": f"Bearer {TOKEN}"}, json={
         "title": "Room", "lessons": [LESSON], "capacity": 5}).get_json()
@@ -50,7 +50,7 @@ def test_no_answer_or_event_shows_another_learners_sandbox(app):
                         ("reset", {})):
         ann.emit(event, {"lesson": LESSON, "lang": "en", **data}, namespace="/lab")
     received(ann, "sandbox", lambda e: e.get("stage") == "ready")
-    secrets = {secret, lab.seat(ann_learner).sandbox.id, ann_learner}
+    secrets = {secret, seats.get(ann_learner).sandbox.id, ann_learner}
 
     # Bob asks everything the API has, with Ann's ids where a path takes an id.
     seen = []

@@ -5,98 +5,17 @@ import time
 
 import pytest
 
-from labapp import create_app
 from labapp.config import ConfigError
 from labapp.web.events import socketio
 from labapp.web.guard import InFlight, Refused, client_address
 
-from .fakes import FakeEngine, FakeSandbox, network, ok
+from .helpers import (LESSON, TOKEN, client_at, in_background, joined, learner_of, make_app,  # noqa: F401
+                      page_and_socket, received, same_learner, until)
 
-LESSON = "overlay-attachable"
-TOKEN = "s3cret-trainer-token"
 CONSOLE = f"/api/lessons/{LESSON}/console"
 SANDBOX = f"/api/lessons/{LESSON}/sandbox"
 SLOW = {"node": "manager1", "line": "docker node ls"}  # held at the gate
 QUICK = {"node": "manager1", "line": "docker network ls"}
-
-
-def make_app(tmp_path, gate=None, **config):
-    """The app over fake sandboxes; 'docker node ls' waits for GATE (a threading.Event)."""
-    engine = FakeEngine(networks=[network("ingress")])
-
-    def slow(node, line):
-        if gate is not None:
-            gate.wait(10)
-        return ok("manager1 Ready\n")
-
-    def factory(lesson, progress):
-        return FakeSandbox(engine, script=[(r"docker node ls", slow)], nodes=lesson.node_names)
-
-    return create_app({"TESTING": True, "SECRET_KEY": "test", "LABAPP_DB": str(tmp_path / "t.db"),
-                       "LABAPP_DATA_DIR": str(tmp_path), "LABAPP_SANDBOX_FACTORY": factory,
-                       "LABAPP_TRAINER_TOKEN": TOKEN,
-                       "LABAPP_KERNEL": {"ipvs": False, "esp": False, "vxlan": True}, **config})
-
-
-def learner_of(http):
-    with http.session_transaction() as s:
-        return s["learner"]
-
-
-def client_at(app, address=None):
-    """A test client (a fresh cookie) from ADDRESS (default: Werkzeug's 127.0.0.1)."""
-    http = app.test_client()
-    if address:
-        http.environ_base["REMOTE_ADDR"] = address
-    return http
-
-
-def same_learner(app, http):
-    """Another test client carrying HTTP's cookie: the same learner on another connection."""
-    other = app.test_client()
-    other.set_cookie("session", http.get_cookie("session").value)
-    return other
-
-
-def until(condition, timeout=5):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-def received(client, name, match=lambda e: True, timeout=5):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        seen += client.get_received("/lab")
-        for event in seen:
-            if event["name"] == name and match(event["args"][0]):
-                return event["args"][0]
-        time.sleep(0.02)
-    raise AssertionError(f"no {name} event; got {[e['name'] for e in seen]}")
-
-
-def in_background(client, event, data):
-    """Emit from another thread: the test client runs a handler in the emitting thread."""
-    thread = threading.Thread(target=client.emit, args=(event, data), kwargs={"namespace": "/lab"})
-    thread.start()
-    return thread
-
-
-def page_and_socket(app, address=None):
-    http = client_at(app, address)
-    http.get(f"/lessons/{LESSON}?lang=en")
-    client = socketio.test_client(app, namespace="/lab", flask_test_client=http)
-    assert client.is_connected("/lab")
-    return http, client
-
-
-def joined(app, address=None):
-    http, client = page_and_socket(app, address)
-    client.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
-    received(client, "sandbox", lambda e: e.get("stage") == "ready")
-    return http, client
 
 
 # --- commands in flight, per learner ------------------------------------------------------
@@ -118,7 +37,7 @@ def test_the_registry_counts_per_learner_and_frees_a_slot_whatever_happens():
 def test_a_third_rest_command_is_refused_while_two_run(tmp_path):
     gate = threading.Event()
     app = make_app(tmp_path, gate)
-    guard = app.extensions["labapp.guard"]
+    guard = app.extensions["labapp"].guard
     http = app.test_client()
     assert http.post(SANDBOX, json={}).status_code == 200
     learner = learner_of(http)
@@ -150,7 +69,7 @@ def test_a_third_rest_command_is_refused_while_two_run(tmp_path):
 def test_socket_io_and_rest_share_the_learners_commands_in_flight(tmp_path):
     gate = threading.Event()
     app = make_app(tmp_path, gate)
-    guard = app.extensions["labapp.guard"]
+    guard = app.extensions["labapp"].guard
     http, client = joined(app)
     learner = learner_of(http)
     held = []
@@ -180,7 +99,7 @@ def test_a_command_that_fails_gives_its_slot_back(tmp_path):
                     namespace="/lab")
         received(client, "failure")
         assert http.post(CONSOLE, json={"node": "nope", "line": "docker ps"}).status_code != 429
-    assert app.extensions["labapp.guard"].in_flight.running(learner_of(http)) == 0
+    assert app.extensions["labapp"].guard.in_flight.running(learner_of(http)) == 0
 
 
 # --- per address: a new cookie does not reset them ----------------------------------------

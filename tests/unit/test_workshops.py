@@ -4,30 +4,17 @@ import time
 
 import pytest
 
-from labapp import create_app
 from labapp.capacity import host_capacity
 from labapp.config import Settings
 from labapp.lab import LabError
 from labapp.web.events import socketio
 
-from .fakes import FakeEngine, FakeSandbox, network, ok
-
-TOKEN = "s3cret-trainer-token"
-LESSON = "overlay-attachable"
+from .helpers import LESSON, TOKEN, make_app, until
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("LABAPP_DATA_DIR", str(tmp_path / "data"))
-    engine = FakeEngine(networks=[network("ingress")])
-
-    def factory(lesson, progress):
-        return FakeSandbox(engine, script=[(r"docker node ls", ok("manager1 Ready\n"))], nodes=lesson.node_names)
-
-    app = create_app({"TESTING": True, "SECRET_KEY": "test", "LABAPP_DB": str(tmp_path / "w.db"),
-                      "LABAPP_SANDBOX_FACTORY": factory, "LABAPP_TRAINER_TOKEN": TOKEN,
-                      "LABAPP_MAX_SANDBOXES": 30, "LABAPP_KERNEL": {"ipvs": False, "esp": False, "vxlan": True}})
-    return app
+def app(tmp_path):
+    return make_app(tmp_path, max_sandboxes=30)
 
 
 @pytest.fixture
@@ -161,7 +148,7 @@ def test_trainer_actions_on_a_learner_who_left_or_a_wrong_step(app, trainer):
     learner = trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"][0]["learner"]
     bad = trainer.post(f"/api/workshops/{made['id']}/learners/{learner}/reset", json={"step": "nope"})
     assert bad.status_code == 400 and "has no step 'nope'" in bad.get_json()["error"]
-    app.extensions["labapp.workshops"].leave(made["id"], learner)
+    app.extensions["labapp"].services.workshops.leave(made["id"], learner)
     gone = trainer.post(f"/api/workshops/{made['id']}/learners/{learner}/reset", json={})
     assert gone.status_code == 409 and "Ann left the workshop" in gone.get_json()["error"]
     nobody = trainer.post(f"/api/workshops/{made['id']}/learners/nobody/reset", json={})
@@ -191,7 +178,7 @@ def test_the_dashboard_is_live_and_ending_tells_learners_why(app, trainer):
     assert _received(board, "learner")["name"] == "Ann"
     board.emit("end", {"workshop": made["id"]}, namespace="/trainer")
     assert "has ended" in _received(page, "expired")["reason"]
-    assert app.extensions["labapp.lab"].status(learner)["state"] == "none"
+    assert app.extensions["labapp"].services.lifecycle.status(learner)["state"] == "none"
     board.emit("end", {"workshop": made["id"]}, namespace="/trainer")
     assert "has already ended" in _received(board, "failure")["message"]
 
@@ -222,20 +209,16 @@ def test_a_trainer_reset_replays_up_to_the_chosen_step(app, trainer):
     made = _make(trainer)
     ann, _ = _learner(app, made["code"], "Ann")
     ann.post(f"/api/lessons/{LESSON}/sandbox", json={})
-    lab = app.extensions["labapp.lab"]
+    lab = app.extensions["labapp"].services
     learner = trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"][0]["learner"]
-    first = lab.seat(learner).sandbox
-    done = []
-    app.extensions["labapp.workshops"].reset(made["id"], learner, "overlay", on_done=lambda: done.append(1))
-    deadline = time.monotonic() + 5
-    while not done and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fresh = lab.seat(learner).sandbox
-    assert fresh is not None and fresh is not first
+    first = lab.seats.get(learner).sandbox
+    lab.workshops.reset(made["id"], learner, "overlay")
+    until(lambda: lab.seats.get(learner).sandbox not in (None, first))
+    fresh = lab.seats.get(learner).sandbox
     assert any("docker node ls" in line for _, line in fresh.ran)  # step 1's solution replayed
     assert lab.store.progress(learner, LESSON) == {}  # a reset does not pass steps for them
     with pytest.raises(LabError):
-        app.extensions["labapp.workshops"].reset(made["id"], "nobody")
+        lab.workshops.reset(made["id"], "nobody")
 
 
 def test_a_body_that_is_not_an_object_is_a_400_like_the_rest_of_the_api(trainer):

@@ -1,0 +1,22 @@
+"""The learners' lab, with no Flask in it, split by job:
+
+- seats.py: each learner's place (their sandbox, what they ran); the registry all share;
+- admission.py: whether a new sandbox fits now (capacity, sandboxes per hour);
+- lifecycle.py: a sandbox made or taken from the pool, caught up, released, re-adopted;
+- commands.py: a step's blocks, its checks, console lines;
+- terminals.py: interactive sessions behind a pseudo-terminal;
+- expiry.py: idle and lifetime limits, with warnings;
+- metrics.py: the figures for /metrics.
+
+labapp/services.py puts them together (the composition root)."""
+from .admission import Admission
+from .commands import Commands
+from .errors import LabError, LabFull, NotFound, TooMany
+from .expiry import Expiry
+from .lifecycle import LabEvents, Lifecycle, orphan_or_not
+from .metrics import LabMetrics
+from .seats import Seat, Seats
+from .terminals import Terminals
+
+__all__ = ["Admission", "Commands", "Expiry", "LabError", "LabEvents", "LabFull", "LabMetrics", "Lifecycle",
+           "NotFound", "Seat", "Seats", "Terminals", "TooMany", "orphan_or_not"]

@@ -1,0 +1,83 @@
+"""What a learner runs: a step's command blocks, a step's checks (on what they ran and on
+their swarm), and console lines (judged by the console policy; interactive ones open a
+terminal)."""
+from __future__ import annotations
+
+from ..console import judge
+from ..lesson.model import Lesson
+from ..runner import CommandRun, OnEvent
+from .errors import LabError, NotFound
+from .lifecycle import LabEvents, Lifecycle, step_of
+from .metrics import LabMetrics
+from .seats import keeping_output
+from .terminals import Terminals
+
+CONSOLE_TIMEOUT = 300.0  # seconds a console line may run
+
+
+class Commands:
+    def __init__(self, lifecycle: Lifecycle, terminals: Terminals, metrics: LabMetrics, events: LabEvents):
+        self.lifecycle = lifecycle
+        self.terminals = terminals
+        self.metrics = metrics
+        self.events = events
+
+    def run_block(self, learner: str, lesson: Lesson, step_id: str, index: int, on_event: OnEvent
+                  ) -> list[CommandRun]:
+        """Run the INDEX-th command block of a step; keep its results for the step's check."""
+        seat, sandbox = self.lifecycle.ready(learner, lesson)
+        step = step_of(lesson, step_id)
+        if not 0 <= index < len(step.blocks):
+            raise NotFound(f"step '{step_id}' has no command block {index}")
+        runner = self.lifecycle.runner(sandbox, lesson, keeping_output(seat, on_event))
+        self.lifecycle.prepare(seat, runner, step)
+        seat.touch()
+        block = step.blocks[index]
+        if not runner.applies(block.when):
+            raise LabError("this block is not for this lab host (see the note in the step)")
+        runs = runner.run_blocks(step, (block,))
+        seat.runs.setdefault(step_id, []).extend(runs)
+        self.metrics.steps_run.inc()
+        self.events.activity(learner)
+        return runs
+
+    def check(self, learner: str, lesson: Lesson, step_id: str) -> dict:
+        """Evaluate a step's checks on what the learner ran and on their swarm; store it."""
+        seat, sandbox = self.lifecycle.ready(learner, lesson)
+        step = step_of(lesson, step_id)
+        runner = self.lifecycle.runner(sandbox, lesson)
+        self.lifecycle.prepare(seat, runner, step)
+        seat.touch()
+        results = runner.check(step, seat.runs.get(step_id, []))
+        passed = bool(results) and all(r.passed for r in results)
+        self.lifecycle.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed",
+                                    [r.name for r in results if not r.passed])
+        self.metrics.checks.labels("passed" if passed else "failed").inc()
+        verdict = {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
+        seat.last_verdict = verdict
+        self.events.activity(learner)
+        return verdict
+
+    def console(self, learner: str, lesson: Lesson, node: str, line: str, on_event: OnEvent,
+                terminal: tuple[int, int] | None = None) -> dict:
+        """Run a console LINE on NODE if the policy allows it; else say why not.
+
+        An interactive line (docker attach, docker exec -it) opens a terminal session when
+        the caller has a TERMINAL of (cols, rows) to show it in."""
+        verdict = judge(line)
+        if not verdict.allowed:
+            self.metrics.console_refusals.inc()
+            return {"allowed": False, "reason": verdict.reason}
+        if verdict.interactive and terminal is None:
+            return {"allowed": False, "reason": "an interactive session (docker attach, exec -it) needs "
+                    "a terminal: type it in the lesson page's console; here use docker exec CONTAINER CMD"}
+        seat, sandbox = self.lifecycle.ready(learner, lesson)
+        sandbox.node(node)
+        seat.touch()
+        shown = line.strip()
+        if verdict.interactive:
+            return self.terminals.open(learner, sandbox, node, shown, verdict.segments[0], terminal,
+                                       keeping_output(seat, on_event))
+        runner = self.lifecycle.runner(sandbox, lesson, keeping_output(seat, on_event))
+        result = runner.run_console(node, shown, verdict, CONSOLE_TIMEOUT)
+        return {"allowed": True, "exit_code": result.exit_code}

@@ -1,0 +1,84 @@
+"""Seats: each learner's place in the lab (their sandbox, what they ran, when they were
+last active), in one registry every part of the lab shares."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..runner import CommandRun, OnEvent
+from ..sandbox.base import Sandbox
+
+OUTPUT_KEPT = 300  # pieces of output kept per learner for the trainer's read-only view
+
+
+@dataclass
+class Seat:
+    """One learner's place in the lab."""
+
+    learner: str
+    sandbox: Sandbox | None = None
+    lesson: str | None = None  # the slug the sandbox is for
+    starting: bool = False
+    runs: dict[str, list[CommandRun]] = field(default_factory=dict)  # what ran in each step, for Check
+    prepared: set[str] = field(default_factory=set)  # steps whose setup has run on this sandbox
+    born: float = field(default_factory=time.monotonic)  # when its sandbox became ready
+    active: float = field(default_factory=time.monotonic)
+    warned: str | None = None  # the expiry the learner was last warned of
+    last_verdict: dict | None = None
+    lang: str = "en"  # the language of the learner's page, for what the lab tells it
+    output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def touch(self) -> None:
+        self.active = time.monotonic()
+
+
+class Seats:
+    """Every learner's seat, made on first use. `settled` is notified when a start ends."""
+
+    def __init__(self):
+        self._seats: dict[str, Seat] = {}
+        self.lock = threading.Lock()
+        self.settled = threading.Condition(self.lock)
+
+    def get(self, learner: str) -> Seat:
+        with self.lock:
+            return self._seats.setdefault(learner, Seat(learner))
+
+    def all(self) -> list[Seat]:
+        with self.lock:
+            return list(self._seats.values())
+
+    def live(self) -> int:
+        """Sandboxes held by learners or starting for them."""
+        with self.lock:
+            return sum(1 for s in self._seats.values() if s.sandbox is not None or s.starting)
+
+    def starting(self) -> bool:
+        with self.lock:
+            return any(s.starting for s in self._seats.values())
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait (up to TIMEOUT s) until no sandbox is starting; False if one still is."""
+        with self.settled:
+            return self.settled.wait_for(lambda: not any(s.starting for s in self._seats.values()),
+                                         timeout=timeout)
+
+    def longest_idle(self, now: float) -> float:
+        with self.lock:
+            return max((now - s.active for s in self._seats.values() if s.sandbox is not None), default=0)
+
+
+def keeping_output(seat: Seat, on_event: OnEvent) -> OnEvent:
+    """ON_EVENT, also keeping the end of the output in SEAT (the trainer may look at it)."""
+    def tee(event: dict) -> None:
+        if event["type"] == "command":
+            seat.output.append(f"\n[{event['node']}] $ {event['command']}\n")
+        elif event["type"] == "output":
+            seat.output.append(event["text"])
+        elif event["type"] == "exit":
+            seat.output.append(f"(exit {event['exit_code']})\n")
+        del seat.output[:-OUTPUT_KEPT]
+        on_event(event)
+    return tee

@@ -1,0 +1,148 @@
+"""The composition root: one Services object holds what an app instance runs (the store, the
+lesson catalogue, the lab's parts, the warm pool, the workshops, the reaper), built from one
+Settings. The web app (labapp.create_app) and the CLI (`labapp reap`, `labapp pool status`)
+both build it here; nothing in it knows Flask."""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from .capacity import Capacity, host_capacity
+from .config import Settings
+from .datadir import kept
+from .errors import LabappError
+from .lab import Admission, Commands, Expiry, LabEvents, LabMetrics, Lifecycle, Seats, Terminals
+from .lesson.catalog import Catalog, load_catalog
+from .pool import WarmPool
+from .sandbox.backend import Backend, SwarmBackend
+from .store import Store
+from .workshop import Workshops
+
+log = logging.getLogger(__name__)
+
+
+def instance_id(data_dir: str) -> str:
+    """This app instance's id, kept in its data directory (the sandboxes' owner label)."""
+    return kept(data_dir, "instance_id", lambda: secrets.token_hex(6), private=False)
+
+
+class KernelProbe:
+    """What the host kernel can do (labapp/sandbox/probe.py), asked once, when first needed."""
+
+    def __init__(self, settings: Settings, answer: dict | None = None):
+        self.settings = settings
+        self._answer = dict(answer) if answer is not None else None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict:
+        with self._lock:
+            if self._answer is None:
+                from .engine import connect
+                from .sandbox.images import node_image_ref
+                from .sandbox.probe import probe_kernel
+
+                self._answer = probe_kernel(connect(), node_image_ref(self.settings)).as_dict()
+            return dict(self._answer)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    catalog: Catalog
+    kernel: KernelProbe
+    backend: Backend
+    events: LabEvents
+    metrics: LabMetrics
+    seats: Seats
+    admission: Admission
+    lifecycle: Lifecycle
+    terminals: Terminals
+    commands: Commands
+    expiry: Expiry
+    pool: WarmPool
+    workshops: Workshops
+    capacity: Capacity | None
+
+    def start(self) -> dict:
+        """What `labapp serve` does before it serves: take back this instance's sandboxes
+        (learners', pooled) or reap the orphans, then start the pool filler and the reaper."""
+        try:
+            found = self.lifecycle.readopt()
+        except LabappError as exc:
+            found = {"error": str(exc)}
+        self.pool.start()
+        Reaper(self, every=min(15.0, self.expiry.idle_seconds / 4)).start()
+        return found
+
+    def shutdown(self) -> None:
+        """Destroy every sandbox this instance holds (pooled ones too): none outlives the app."""
+        self.lifecycle.shutdown()
+
+    def update_gauges(self) -> None:
+        m = self.metrics
+        m.running.set(self.seats.live())
+        m.pooled.set(self.pool.count())
+        m.capacity.set(self.admission.max_sandboxes)
+        m.workshops_open.set(sum(1 for w in self.workshops.all() if w["ended"] is None))
+
+
+def build_services(settings: Settings, backend: Backend | None = None, kernel: dict | None = None,
+                   capacity: Capacity | None | bool = True, catalog: Catalog | None = None) -> Services:
+    """Every service of an app instance, from SETTINGS. BACKEND (default: real swarms owned by
+    this instance), KERNEL (default: the probe, asked once) and CAPACITY (default: computed
+    from the host; None: no limit) may be given: tests give a fake backend and no capacity."""
+    store = Store(settings.database)
+    catalog = catalog or load_catalog()
+    backend = backend or SwarmBackend(settings, instance_id(settings.data_dir))
+    if capacity is True:
+        capacity = host_capacity(settings, override=settings.max_sandboxes)
+    elif capacity is None and settings.max_sandboxes:
+        capacity = host_capacity(settings, override=settings.max_sandboxes)
+    events, metrics, seats = LabEvents(), LabMetrics(), Seats()
+    idle = (settings.idle_minutes or 30) * 60
+    admission = Admission(seats, capacity.sandboxes if capacity else 0, settings.creates_per_hour, idle)
+    standing: dict[str, object] = {}
+    for slug in sorted(catalog.lessons):
+        lesson = catalog.version(slug)
+        standing.setdefault(lesson.shape, lesson)
+    pool = WarmPool(backend, standing, settings.pool_size, room=admission.room, busy=seats.starting)
+    admission.pooled = pool.count  # the pool's sandboxes share the host's capacity
+    terminals = Terminals(seats)
+    lifecycle = Lifecycle(seats, admission, backend, store, KernelProbe(settings, kernel), metrics, events,
+                          pool=pool, on_release=terminals.close)
+    workshops = Workshops(store, lifecycle, pool, events, metrics, catalog.version, capacity,
+                          stuck_minutes=settings.stuck_minutes, stuck_failures=settings.stuck_failures)
+    return Services(
+        settings=settings, store=store, catalog=catalog, kernel=lifecycle.kernel, backend=backend,
+        events=events, metrics=metrics, seats=seats, admission=admission, lifecycle=lifecycle,
+        terminals=terminals, commands=Commands(lifecycle, terminals, metrics, events),
+        expiry=Expiry(lifecycle, metrics, events, idle, settings.max_minutes * 60, settings.warn_minutes * 60),
+        pool=pool, workshops=workshops, capacity=capacity)
+
+
+class Reaper:
+    """In the background: reap expired sandboxes (warning learners first), keep workshops'
+    pool reservations in step with the clock (ending those past their time), and redraw open
+    dashboards so that time on a step and the stuck marks move."""
+
+    def __init__(self, services: Services, every: float):
+        self.services = services
+        self.every = max(5.0, every)
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="labapp-reaper", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.every)
+            try:
+                self.services.expiry.reap()
+                shops = self.services.workshops
+                for wid in shops.tick():
+                    shops.on_change(wid)
+            except Exception:  # noqa: BLE001 - the engine is away; the next round tries again
+                log.warning("a reaper round failed", exc_info=True)

@@ -1,0 +1,32 @@
+"""Fixtures the unit tests share: the web app over a scripted fake sandbox (the real one is
+exercised by the integration tests). Plain helpers are in helpers.py."""
+import pytest
+
+from .fakes import FakeEngine, FakeSandbox, fail, network, ok
+from .helpers import make_app
+
+
+@pytest.fixture
+def engine():
+    return FakeEngine(networks=[network("ingress")])
+
+
+@pytest.fixture
+def app(tmp_path, engine):
+    made = []
+
+    def factory(lesson, progress):
+        progress("nodes starting")
+        box = FakeSandbox(engine, script=[
+            (r"docker network create -d overlay test-cluster-net2",
+             lambda n, l: engine._networks.append(network("test-cluster-net2")) or ok("abc\n")),
+            (r"jq", ok('{\n  "IPAM": {"Config": [{"Subnet": "10.0.1.0/24"}]}\n}\n')),
+            (r"docker node ls", ok("manager1 Ready\n")),
+            (r"ping", fail(1, stderr="ping: bad address 'my-nginx'\n")),
+        ], nodes=lesson.node_names)
+        made.append(box)
+        return box
+
+    app = make_app(tmp_path, factory=factory)
+    app.made = made
+    return app
