@@ -146,7 +146,8 @@ class Runner:
             else:
                 emit(chunk.stream, chunk.text)
         if pipeline is not None:
-            emit("stdout", pipeline.close())
+            emit("stdout", pipeline.close(with_notes=False))
+            emit("stderr", "".join(note + "\n" for note in pipeline.notes))  # as a shell's filters would
         ran = execution.result()
         if stopped == ["cut"]:
             room[0] = len(_CUT)
