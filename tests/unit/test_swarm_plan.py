@@ -4,7 +4,8 @@ import ipaddress
 import pytest
 
 from labapp.errors import SandboxCreateError, SandboxError
-from labapp.sandbox.swarm import choose_subnet, node_names, wrap_command
+from labapp.sandbox.nodeexec import wrap_command
+from labapp.sandbox.swarm import choose_subnet, node_names
 
 
 def test_default_plan_is_one_manager_two_workers():
