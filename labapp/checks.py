@@ -11,6 +11,7 @@ import docker.errors
 
 from .engine import CONNECTION_ERRORS
 from .errors import LabappError
+from .i18n import N_, and_list, msg
 from .lesson.model import CheckSpec
 from .sandbox.base import ExecResult
 
@@ -110,10 +111,11 @@ def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     except LabappError as exc:  # a dead node, a node that is not there: its own words
         passed, reason = False, exc.args[0]
     except docker.errors.APIError as exc:
-        passed, reason = False, f"the node's engine refused the question: {exc.explanation or exc}"
+        passed, reason = False, msg("the node's engine refused the question: {answer}",
+                                    answer=exc.explanation or str(exc))
     except CONNECTION_ERRORS:
         node = spec.args.get("node") or ctx.default_node()
-        passed, reason = False, f"the engine on {node} does not answer (has the node died?)"
+        passed, reason = False, msg("the engine on {node} does not answer (has the node died?)", node=node)
     return CheckResult(name, spec.kind, passed, reason)
 
 
@@ -123,38 +125,43 @@ def _all_output(ctx: CheckContext) -> str:
     return "".join(r.output for r in ctx.outputs)
 
 
+_NOTHING_RAN = N_("nothing has run yet: run the step's commands first")
+
+
 @check("exit", "output", "value", value=Param(_STR + _INT, True))
 def _exit(ctx, args):
     if not ctx.outputs:
-        return False, "nothing has run yet: run the step's commands first"
+        return False, msg(_NOTHING_RAN)
     code = ctx.outputs[-1].exit_code
     want = args["value"]
     if ctx.outputs[-1].timed_out:
-        return False, "the last command was stopped by its time limit"
+        return False, msg("the last command was stopped by its time limit")
     if want == "zero":
-        return code == 0, ("the last command succeeded (exit 0)" if code == 0
-                           else f"the last command failed (exit {code}); it should succeed")
+        return code == 0, (msg("the last command succeeded (exit 0)") if code == 0
+                           else msg("the last command failed (exit {code}); it should succeed", code=code))
     if want == "nonzero":
-        return code not in (0, None), (f"the last command failed as expected (exit {code})" if code
-                                       else "the last command succeeded; this step expects it to fail")
-    return code == want, f"the last command exited {code}; expected {want}"
+        return code not in (0, None), (msg("the last command failed as expected (exit {code})", code=code) if code
+                                       else msg("the last command succeeded; this step expects it to fail"))
+    return code == want, msg("the last command exited {code}; expected {expected}", code=code, expected=want)
 
 
 @check("output_contains", "output", "value", value=Param(_STR, True))
 def _contains(ctx, args):
     if not ctx.outputs:
-        return False, "nothing has run yet: run the step's commands first"
+        return False, msg(_NOTHING_RAN)
     text = args["value"]
     found = text in _all_output(ctx)
-    return found, (f"the output shows '{text}'" if found else f"the output does not show '{text}'")
+    return found, (msg("the output shows '{text}'", text=text) if found
+                   else msg("the output does not show '{text}'", text=text))
 
 
 @check("output_matches", "output", "value", value=Param(_STR, True))
 def _matches(ctx, args):
     if not ctx.outputs:
-        return False, "nothing has run yet: run the step's commands first"
+        return False, msg(_NOTHING_RAN)
     found = re.search(args["value"], _all_output(ctx), re.M) is not None
-    return found, ("the output matches" if found else f"the output does not match /{args['value']}/")
+    return found, (msg("the output matches") if found
+                   else msg("the output does not match /{pattern}/", pattern=args["value"]))
 
 
 # --- on the swarm's state --------------------------------------------------------------
@@ -173,31 +180,38 @@ def _network_check(ctx, args):
     name, node = args["name"], args.get("node") or ctx.default_node()
     net = _network(ctx.engine(node), name)
     if args.get("exists", True) is False:
-        return net is None, (f"there is no network {name}" if net is None else f"network {name} still exists on {node}")
+        return net is None, (msg("there is no network {network}", network=name) if net is None
+                             else msg("network {network} still exists on {node}", network=name, node=node))
     if net is None:
         names = sorted(n.name for n in ctx.engine(node).networks.list())
-        return False, f"there is no network {name} on {node} (it has {', '.join(names)})"
+        return False, msg("there is no network {network} on {node} (it has {networks})", network=name, node=node,
+                          networks=", ".join(names))
     attrs = net.attrs
     driver, scope = attrs.get("Driver"), attrs.get("Scope")
     attachable = bool(attrs.get("Attachable"))
     encrypted = "encrypted" in (attrs.get("Options") or {})
     subnets = [c.get("Subnet") for c in (attrs.get("IPAM") or {}).get("Config") or []]
     if "driver" in args and driver != args["driver"]:
-        return False, f"network {name} uses the {driver} driver; it needs {args['driver']}"
+        return False, msg("network {network} uses the {driver} driver; it needs {wanted}", network=name,
+                          driver=driver, wanted=args["driver"])
     if "scope" in args and scope != args["scope"]:
-        return False, f"network {name} has scope {scope}; it needs {args['scope']}"
+        return False, msg("network {network} has scope {scope}; it needs {wanted}", network=name, scope=scope,
+                          wanted=args["scope"])
     if "attachable" in args and attachable != args["attachable"]:
-        return False, (f"network {name} is not attachable: a standalone container cannot join it "
-                       "(create it with --attachable)" if args["attachable"]
-                       else f"network {name} is attachable; this step needs one that is not")
+        return False, (msg("network {network} is not attachable: a standalone container cannot join it "
+                           "(create it with --attachable)", network=name) if args["attachable"]
+                       else msg("network {network} is attachable; this step needs one that is not", network=name))
     if "encrypted" in args and encrypted != args["encrypted"]:
-        return False, (f"network {name} is not encrypted (create it with --opt encrypted)" if args["encrypted"]
-                       else f"network {name} is encrypted; this step needs a plain one")
+        return False, (msg("network {network} is not encrypted (create it with --opt encrypted)", network=name)
+                       if args["encrypted"]
+                       else msg("network {network} is encrypted; this step needs a plain one", network=name))
     if "subnet" in args and args["subnet"] not in subnets:
-        return False, f"network {name} has subnet {', '.join(filter(None, subnets)) or 'none'}; it needs {args['subnet']}"
+        have = ", ".join(filter(None, subnets)) or msg("none")
+        return False, msg("network {network} has subnet {subnet}; it needs {wanted}", network=name, subnet=have,
+                          wanted=args["subnet"])
     traits = [driver, scope] + (["attachable"] if attachable else []) + (["encrypted"] if encrypted else [])
     traits += [s for s in subnets if s]
-    return True, f"network {name}: {', '.join(filter(None, traits))}"
+    return True, msg("network {network}: {traits}", network=name, traits=", ".join(filter(None, traits)))
 
 
 def _service(engine, name):
@@ -216,7 +230,8 @@ def _missing_extra(have: list[str], need: list[str], avoid: list[str]):
 
 
 def _on(names: list[str]) -> str:
-    return " and ".join(names) if names else "no network"
+    """'a and b' (a Message), or 'no network'."""
+    return and_list(names, msg("no network"))
 
 
 @check("service", "state", "name", name=Param(_STR, True), node=Param(_STR), replicas=Param(_INT),
@@ -226,25 +241,31 @@ def _service_check(ctx, args):
     engine = ctx.engine(node)
     svc = _service(engine, name)
     if args.get("exists", True) is False:
-        return svc is None, (f"there is no service {name}" if svc is None else f"service {name} still exists")
+        return svc is None, (msg("there is no service {service}", service=name) if svc is None
+                             else msg("service {service} still exists", service=name))
     if svc is None:
-        return False, f"there is no service {name} (create it with docker service create --name {name} ...)"
+        return False, msg("there is no service {service} (create it with docker service create --name {service} ...)",
+                          service=name)
     spec = svc.attrs["Spec"]
     ids = _network_names(engine)
     have = [ids.get(n["Target"], n["Target"]) for n in spec["TaskTemplate"].get("Networks") or []]
     missing, extra = _missing_extra(have, args.get("networks", []), args.get("not_networks", []))
     if missing:
-        return False, f"service {name} is on {_on(have)} only; it needs {_on(missing)}"
+        return False, msg("service {service} is on {networks} only; it needs {wanted}", service=name,
+                          networks=_on(have), wanted=_on(missing))
     if extra:
-        return False, f"service {name} is still on {_on(extra)}"
+        return False, msg("service {service} is still on {networks}", service=name, networks=_on(extra))
     mode = (spec.get("EndpointSpec") or {}).get("Mode", "vip")
     if "endpoint_mode" in args and mode != args["endpoint_mode"]:
-        return False, f"service {name} uses endpoint mode {mode}; it needs {args['endpoint_mode']}"
+        return False, msg("service {service} uses endpoint mode {mode}; it needs {wanted}", service=name, mode=mode,
+                          wanted=args["endpoint_mode"])
     running = [t for t in svc.tasks(filters={"desired-state": "running"})
                if t["Status"]["State"] == "running"]
     if "replicas" in args and len(running) != args["replicas"]:
-        return False, f"service {name} has {len(running)} of {args['replicas']} tasks running"
-    return True, f"service {name}: {len(running)} tasks running on {_on(have)}"
+        return False, msg("service {service} has {running} of {wanted} tasks running", service=name,
+                          running=len(running), wanted=args["replicas"])
+    return True, msg("service {service}: {running} tasks running on {networks}", service=name, running=len(running),
+                     networks=_on(have))
 
 
 @check("container", "state", "name", name=Param(_STR, True), node=Param(_STR), networks=Param(_LIST),
@@ -256,20 +277,26 @@ def _container_check(ctx, args):
     except docker.errors.NotFound:
         container = None
     if args.get("exists", True) is False:
-        return container is None, (f"there is no container {name} on {node}" if container is None
-                                   else f"container {name} still exists on {node}")
+        return container is None, (msg("there is no container {container} on {node}", container=name, node=node)
+                                   if container is None
+                                   else msg("container {container} still exists on {node}", container=name,
+                                            node=node))
     if container is None:
-        return False, f"there is no container {name} on {node}"
+        return False, msg("there is no container {container} on {node}", container=name, node=node)
     running = container.attrs["State"]["Running"]
     if args.get("running", True) and not running:
-        return False, f"container {name} on {node} is not running ({container.status})"
+        return False, msg("container {container} on {node} is not running ({status})", container=name, node=node,
+                          status=container.status)
     have = sorted((container.attrs["NetworkSettings"].get("Networks") or {}).keys())
     missing, extra = _missing_extra(have, args.get("networks", []), args.get("not_networks", []))
     if missing:
-        return False, f"{name} is attached to {_on(have)} only; it needs {_on(missing)}"
+        return False, msg("{container} is attached to {networks} only; it needs {wanted}", container=name,
+                          networks=_on(have), wanted=_on(missing))
     if extra:
-        return False, f"{name} is attached to {_on(extra)}; it should not be"
-    return True, f"{name} on {node} is attached to {_on(have)}"
+        return False, msg("{container} is attached to {networks}; it should not be", container=name,
+                          networks=_on(extra))
+    return True, msg("{container} on {node} is attached to {networks}", container=name, node=node,
+                     networks=_on(have))
 
 
 def _container_exists(ctx, node, name) -> str | None:
@@ -277,7 +304,7 @@ def _container_exists(ctx, node, name) -> str | None:
         ctx.engine(node).containers.get(name)
         return None
     except docker.errors.NotFound:
-        return f"there is no container {name} on {node}"
+        return msg("there is no container {container} on {node}", container=name, node=node)
 
 
 @check("resolves", "state", "name", container=Param(_STR, True), name=Param(_STR, True),
@@ -293,9 +320,11 @@ def _resolves(ctx, args):
     resolved = out.exit_code == 0 and bool(answers)
     want = args.get("expect", True)
     if resolved:
-        reason = f"{name} resolves from {container} to {', '.join(answers)}"
+        reason = msg("{name} resolves from {container} to {addresses}", name=name, container=container,
+                     addresses=", ".join(answers))
     else:
-        reason = f"{name} does not resolve from {container} (no network they share serves that name)"
+        reason = msg("{name} does not resolve from {container} (no network they share serves that name)", name=name,
+                     container=container)
     return resolved == want, reason
 
 
@@ -319,10 +348,12 @@ def _reaches(ctx, args):
     reached = out.exit_code == 0
     want = args.get("expect", True)
     if reached:
-        reason = f"{container} reaches {what}"
+        reason = msg("{container} reaches {target}", container=container, target=what)
     else:
         detail = (out.stdout + out.stderr).strip().splitlines()
-        reason = f"{container} cannot reach {what}" + (f" ({detail[-1]})" if detail else "")
+        reason = (msg("{container} cannot reach {target} ({detail})", container=container, target=what,
+                      detail=detail[-1]) if detail
+                  else msg("{container} cannot reach {target}", container=container, target=what))
     return reached == want, reason
 
 
@@ -343,9 +374,11 @@ def _ports(ctx, args):
     missing = [p for p in args["listening"] if p not in have]
     if missing:
         shown = sorted(p for p in have if p.split("/")[0] in {"2377", "7946", "4789"})
-        return False, (f"{node} does not listen on {', '.join(missing)}"
-                       + (f" (its swarm ports now: {', '.join(shown)})" if shown else ""))
-    return True, f"{node} listens on {', '.join(args['listening'])}"
+        if shown:
+            return False, msg("{node} does not listen on {ports} (its swarm ports now: {now})", node=node,
+                              ports=", ".join(missing), now=", ".join(shown))
+        return False, msg("{node} does not listen on {ports}", node=node, ports=", ".join(missing))
+    return True, msg("{node} listens on {ports}", node=node, ports=", ".join(args["listening"]))
 
 
 @check("xfrm", "state", "node", node=Param(_STR, True), policies=Param(_BOOL), states=Param(_BOOL))
@@ -354,13 +387,15 @@ def _xfrm(ctx, args):
     policies = ctx.sh(node, "ip xfrm policy").stdout.count("proto esp")
     states = ctx.sh(node, "ip xfrm state").stdout.count("proto esp")
     if "policies" in args and (policies > 0) != args["policies"]:
-        return False, (f"{node} holds no ESP xfrm policy yet: encryption starts once containers of "
-                       "the encrypted network run on two nodes" if args["policies"]
-                       else f"{node} holds {policies} ESP xfrm policies")
+        return False, (msg("{node} holds no ESP xfrm policy yet: encryption starts once containers of "
+                           "the encrypted network run on two nodes", node=node) if args["policies"]
+                       else msg("{node} holds {policies} ESP xfrm policies", node=node, policies=policies))
     if "states" in args and (states > 0) != args["states"]:
-        return False, (f"{node} holds no ESP security association (ip xfrm state is empty)" if args["states"]
-                       else f"{node} holds {states} ESP security associations")
-    return True, f"{node} holds {policies} ESP policies and {states} ESP security associations"
+        return False, (msg("{node} holds no ESP security association (ip xfrm state is empty)", node=node)
+                       if args["states"]
+                       else msg("{node} holds {states} ESP security associations", node=node, states=states))
+    return True, msg("{node} holds {policies} ESP policies and {states} ESP security associations", node=node,
+                     policies=policies, states=states)
 
 
 @check("nodes_ready", "state", "value", value=Param(_INT, True), node=Param(_STR))
@@ -368,4 +403,5 @@ def _nodes_ready(ctx, args):
     node = args.get("node") or ctx.default_node()
     nodes = ctx.engine(node).nodes.list()
     ready = [n.attrs["Description"]["Hostname"] for n in nodes if n.attrs["Status"]["State"] == "ready"]
-    return len(ready) == args["value"], f"{len(ready)} of {len(nodes)} nodes are Ready ({', '.join(sorted(ready))})"
+    return len(ready) == args["value"], msg("{ready} of {nodes} nodes are Ready ({names})", ready=len(ready),
+                                            nodes=len(nodes), names=", ".join(sorted(ready)))

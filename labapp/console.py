@@ -63,6 +63,7 @@ from typing import Callable
 
 from . import console_spec as spec
 from . import filters
+from .i18n import N_, msg
 
 MAX_LINE = 2000
 MAX_FILTERS = 8
@@ -73,14 +74,17 @@ class Refusal(Exception):
 
     @property
     def reason(self) -> str:
-        return str(self)
+        return self.args[0] if len(self.args) == 1 and isinstance(self.args[0], str) else str(self)
 
 
 # --------------------------------------------------------------------------- the grammar
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-_SUBSTITUTION = ("substitutions and variables ($..., `...`) are not allowed in the console; "
-                 "in single quotes $ and ` are plain characters")
+_SUBSTITUTION = N_("substitutions and variables ($..., `...`) are not allowed in the console; "
+                   "in single quotes $ and ` are plain characters")
+_ONE_COMMAND = N_("one command per line: ';' and new lines are not allowed")
+_EMPTY_PIPE = N_("an empty command around '|': put a command on each side of a pipe")
+_EMPTY = N_("the line is empty: type a docker command, e.g. docker node ls")
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
@@ -94,13 +98,13 @@ def _check_characters(line: str) -> None:
             continue
         category = unicodedata.category(ch)
         if ch in _LINE_BREAKS:
-            raise Refusal("one command per line: ';' and new lines are not allowed")
+            raise Refusal(msg(_ONE_COMMAND))
         if category == "Cc":
-            raise Refusal(f"the line contains a control character ({_char_name(ch)}): "
-                          "type plain text with spaces between words")
+            raise Refusal(msg("the line contains a control character ({character}): "
+                              "type plain text with spaces between words", character=_char_name(ch)))
         if category in ("Cf", "Cs", "Zs", "Zl", "Zp"):
-            raise Refusal(f"the line contains an invisible or unusual space character ({_char_name(ch)}): "
-                          "retype it with plain spaces")
+            raise Refusal(msg("the line contains an invisible or unusual space character ({character}): "
+                              "retype it with plain spaces", character=_char_name(ch)))
 
 
 def split(line: str) -> tuple[tuple[str, ...], ...]:
@@ -119,7 +123,7 @@ def split(line: str) -> tuple[tuple[str, ...], ...]:
         elif ch == "'":
             end = line.find("'", i + 1)
             if end < 0:
-                raise Refusal("a ' quote is never closed")
+                raise Refusal(msg("a {quote} quote is never closed", quote="'"))
             word = (word or []) + [line[i + 1:end]]
             i = end
         elif ch == '"':
@@ -127,43 +131,44 @@ def split(line: str) -> tuple[tuple[str, ...], ...]:
             word = (word or []) + [piece]
         elif ch == "\\":
             if i + 1 >= n:
-                raise Refusal("the line ends with a backslash that escapes nothing")
+                raise Refusal(msg("the line ends with a backslash that escapes nothing"))
             word = (word or []) + [line[i + 1]]
             i += 1
         elif ch == "|":
             if line.startswith("||", i):
-                raise Refusal("'||' is not allowed: one command, optionally piped into filters")
+                raise Refusal(msg("'||' is not allowed: one command, optionally piped into filters"))
             if word is not None:
                 words.append("".join(word))
                 word = None
             if not words:
-                raise Refusal("an empty command around '|': put a command on each side of a pipe")
+                raise Refusal(msg(_EMPTY_PIPE))
             segments.append(tuple(words))
             words = []
         elif ch == ";":
-            raise Refusal("one command per line: ';' and new lines are not allowed")
+            raise Refusal(msg(_ONE_COMMAND))
         elif ch == "&":
-            raise Refusal("'&' and '&&' are not allowed: one command per line, nothing in the background")
+            raise Refusal(msg("'&' and '&&' are not allowed: one command per line, nothing in the background"))
         elif ch in "<>":
-            raise Refusal("redirects (<, >) are not allowed: the console shows output, it writes no files")
+            raise Refusal(msg("redirects (<, >) are not allowed: the console shows output, it writes no files"))
         elif ch in "$`":
-            raise Refusal(_SUBSTITUTION)
+            raise Refusal(msg(_SUBSTITUTION))
         elif ch in "()" or (ch == "#" and word is None):
-            raise Refusal(f"'{ch}' is shell syntax the console does not run; quote it if it is an argument")
+            raise Refusal(msg("'{character}' is shell syntax the console does not run; quote it if it is an argument",
+                              character=ch))
         else:
             if word is None and ch in _DASHES:
                 end = line.find(" ", i)
                 typed = line[i:end if end >= 0 else n]
-                raise Refusal(f"'{_show(typed, 40)}' starts with {_char_name(ch)}, not a hyphen: "
-                              "type options with a plain '-'")
+                raise Refusal(msg("'{word}' starts with {character}, not a hyphen: type options with a plain '-'",
+                                  word=_show(typed, 40), character=_char_name(ch)))
             word = (word or []) + [ch]
         i += 1
     if word is not None:
         words.append("".join(word))
     if not words:
         if segments:
-            raise Refusal("an empty command around '|': put a command on each side of a pipe")
-        raise Refusal("the line is empty: type a docker command, e.g. docker node ls")
+            raise Refusal(msg(_EMPTY_PIPE))
+        raise Refusal(msg(_EMPTY))
     segments.append(tuple(words))
     return tuple(segments)
 
@@ -173,7 +178,7 @@ def _double_quoted(line: str, i: int) -> tuple[str, int]:
     out = []
     while True:
         if i >= len(line):
-            raise Refusal('a " quote is never closed')
+            raise Refusal(msg("a {quote} quote is never closed", quote='"'))
         ch = line[i]
         if ch == '"':
             return "".join(out), i
@@ -182,7 +187,7 @@ def _double_quoted(line: str, i: int) -> tuple[str, int]:
             i += 2
             continue
         if ch in "$`":
-            raise Refusal(_SUBSTITUTION)
+            raise Refusal(msg(_SUBSTITUTION))
         out.append(ch)
         i += 1
 
@@ -277,8 +282,8 @@ def parse_docker(argv) -> DockerCall:
             help_flag = Flag("--help", "true", word)
             return DockerCall(argv, tuple(global_flags), tuple(key.split(" ")), (help_flag,), ())
         if len(word) > 1 and word.startswith("-"):
-            raise Refusal(f"docker {key} needs its subcommand before the option {_show(word, 40)}: "
-                          f"docker {key} SUBCOMMAND {_show(word, 40)}")
+            raise Refusal(msg("docker {group} needs its subcommand before the option {option}: "
+                              "docker {group} SUBCOMMAND {option}", group=key, option=_show(word, 40)))
         sub = _resolve(key, word)
         if sub is None:
             raise Refusal(_unknown_command(word, key))
@@ -309,7 +314,7 @@ def _parse_flags(known: dict, args: list[str], interspersed: bool, where: str) -
         if arg[1] == "-":
             body = arg[2:]
             if body[0] in "-=":
-                raise Refusal(f"{_show(arg, 40)} is not an option: an option looks like -x or --name")
+                raise Refusal(msg("{word} is not an option: an option looks like -x or --name", word=_show(arg, 40)))
             name, eq, value = body.partition("=")
             long = "--" + name
             if long not in known:
@@ -321,7 +326,7 @@ def _parse_flags(known: dict, args: list[str], interspersed: bool, where: str) -
                 elif i < len(args):
                     value, i = args[i], i + 1
                 else:
-                    raise Refusal(f"the option {long} of {where} needs a value")
+                    raise Refusal(msg("the option {option} of {command} needs a value", option=long, command=where))
             flags.append(Flag(long, value, long))
             continue
         cluster = arg[1:]
@@ -342,11 +347,13 @@ def _parse_flags(known: dict, args: list[str], interspersed: bool, where: str) -
             elif i < len(args):
                 value, i = args[i], i + 1
             else:
-                raise Refusal(f"the option -{short} of {where} needs a value")
+                raise Refusal(msg("the option {option} of {command} needs a value", option="-" + short,
+                                  command=where))
             flags.append(Flag(long, value, "-" + short))
     for flag in flags:
         if known[flag.name][1] == "bool" and flag.value not in _TRUE | _FALSE:
-            raise Refusal(f"{flag.typed}={_show(flag.value, 40)} is not true or false")
+            raise Refusal(msg("{option}={value} is not true or false", option=flag.typed,
+                              value=_show(flag.value, 40)))
     return flags, operands
 
 
@@ -505,64 +512,69 @@ ALLOWED_GLOBAL_FLAGS = frozenset({"--debug", "--log-level", "--help", "--version
 GROUPS = ("config", "container", "image", "network", "node", "secret", "service", "stack", "swarm", "system",
           "volume")
 
-_NODE_FILES = "the console touches no files on the node"
-_ENGINE = "the console talks to this node's engine only"
-_LAB = "it is not allowed in the lab"
-
-# Commands the CLI has that the console refuses, with the reason (docker CMD ... ; ...).
+# Commands the CLI has that the console refuses, with the reason (a msg template over
+# {command}, the command as the spec names it: docker {command} ...).
+_ARCHIVES = N_("docker {command} moves archives between the engine and the node's files; "
+               "the console touches no files on the node")
+_BUILD = N_("docker {command} reads a build context from the node's files; the console touches no files on the node")
+_CREDENTIALS = N_("docker {command} keeps registry credentials in the node's files, and the lab has no registry")
+_REGISTRY = N_("docker {command} needs a registry, and the lab has none")
+_CONTENT = N_("docker {command} reads its content from a file on the node; the console touches no files on the node")
+_COPY = N_("docker {command} copies files between the node and a container, and the console touches no files on "
+           "the node; to read a container's file: docker exec CONTAINER cat FILE")
 REFUSED_COMMANDS: dict[str, str] = {
-    "cp": "docker cp copies files between the node and a container, and the console touches no files on the "
-          "node; to read a container's file: docker exec CONTAINER cat FILE",
-    **{c: f"docker {c} moves archives between the engine and the node's files; {_NODE_FILES}"
-       for c in ("save", "load", "export", "import", "image save", "image load", "image import",
-                 "container export")},
-    **{c: f"docker {c} reads a build context from the node's files; {_NODE_FILES}"
-       for c in ("build", "builder", "image build")},
-    "container cp": "docker container cp copies files between the node and a container, and the console touches "
-                    "no files on the node; to read a container's file: docker exec CONTAINER cat FILE",
-    "context": f"docker context switches docker to another engine; {_ENGINE}",
-    "plugin": f"docker plugin installs and runs engine plugins, which act with the node's full power; {_LAB}",
-    **{c: f"docker {c} keeps registry credentials in the node's files, and the lab has no registry"
-       for c in ("login", "logout")},
-    **{c: f"docker {c} needs a registry, and the lab has none"
-       for c in ("pull", "image pull", "push", "image push", "search", "manifest", "trust")},
-    "swarm join": "docker swarm join connects this node to another swarm; your sandbox's swarm is already formed",
-    **{c: f"docker {c} reads its content from a file on the node; {_NODE_FILES}"
-       for c in ("config create", "secret create")},
-    "stack deploy": "docker stack deploy reads a compose file from the node's files; "
-                    "create each service with docker service create",
+    "cp": _COPY,
+    **{c: _ARCHIVES for c in ("save", "load", "export", "import", "image save", "image load", "image import",
+                              "container export")},
+    **{c: _BUILD for c in ("build", "builder", "image build")},
+    "container cp": _COPY,
+    "context": N_("docker context switches docker to another engine; the console talks to this node's engine only"),
+    "plugin": N_("docker plugin installs and runs engine plugins, which act with the node's full power; "
+                 "it is not allowed in the lab"),
+    **{c: _CREDENTIALS for c in ("login", "logout")},
+    **{c: _REGISTRY for c in ("pull", "image pull", "push", "image push", "search", "manifest", "trust")},
+    "swarm join": N_("docker swarm join connects this node to another swarm; your sandbox's swarm is already formed"),
+    **{c: _CONTENT for c in ("config create", "secret create")},
+    "stack deploy": N_("docker stack deploy reads a compose file from the node's files; "
+                       "create each service with docker service create"),
 }
 
-# Flags of allowed commands that the console refuses, with the reason.
-_DEVICES = "{f} hands node devices to a container; " + _LAB
-_READS = "{f} reads a file on the node; " + _NODE_FILES
+# Flags of allowed commands that the console refuses, with the reason (a msg template over
+# {option}, the flag as typed).
+_DEVICES = N_("{option} hands node devices to a container; it is not allowed in the lab")
+_READS = N_("{option} reads a file on the node; the console touches no files on the node")
+_OTHER_ENGINE = N_("{option} points docker at another engine; the console talks to this node's engine only")
+_TLS = N_("{option} sets up TLS to reach another engine; the console talks to this node's engine only")
 REFUSED_FLAGS: dict[str, str] = {
-    "--privileged": "{f} gives a container every power of the node; " + _LAB,
-    "--cap-add": "{f} widens what a container may do to the node; " + _LAB + " (--cap-drop is)",
+    "--privileged": N_("{option} gives a container every power of the node; it is not allowed in the lab"),
+    "--cap-add": N_("{option} widens what a container may do to the node; it is not allowed in the lab "
+                    "(--cap-drop is)"),
     **{f: _DEVICES for f in ("--device", "--device-cgroup-rule", "--device-read-bps", "--device-read-iops",
                              "--device-write-bps", "--device-write-iops", "--gpus", "--blkio-weight-device")},
-    "--volume-driver": "{f} lets a volume plugin mount paths of the node; " + _LAB,
-    "--volumes-from": "{f} copies the mounts of another container, which may be paths of the node; "
-                      "mount a named volume instead: -v NAME:/path",
-    "--cgroup-parent": "{f} moves a container out of its sandbox's cgroup; " + _LAB,
-    "--runtime": "{f} picks another container runtime of the node; " + _LAB,
-    **{f: "{f} changes kernel settings; " + _LAB for f in ("--sysctl", "--sysctl-add")},
-    **{f: "{f} asks for real-time CPU time, which the node shares with every sandbox; " + _LAB
+    "--volume-driver": N_("{option} lets a volume plugin mount paths of the node; it is not allowed in the lab"),
+    "--volumes-from": N_("{option} copies the mounts of another container, which may be paths of the node; "
+                         "mount a named volume instead: -v NAME:/path"),
+    "--cgroup-parent": N_("{option} moves a container out of its sandbox's cgroup; it is not allowed in the lab"),
+    "--runtime": N_("{option} picks another container runtime of the node; it is not allowed in the lab"),
+    **{f: N_("{option} changes kernel settings; it is not allowed in the lab") for f in ("--sysctl", "--sysctl-add")},
+    **{f: N_("{option} asks for real-time CPU time, which the node shares with every sandbox; "
+             "it is not allowed in the lab")
        for f in ("--cpu-rt-period", "--cpu-rt-runtime")},
-    "--oom-kill-disable": "{f} lets a container keep memory the node needs; " + _LAB,
-    **{f: "{f} is for Windows engines only; " + _LAB
+    "--oom-kill-disable": N_("{option} lets a container keep memory the node needs; it is not allowed in the lab"),
+    **{f: N_("{option} is for Windows engines only; it is not allowed in the lab")
        for f in ("--cpu-count", "--cpu-percent", "--io-maxbandwidth", "--io-maxiops", "--credential-spec")},
     **{f: _READS for f in ("--env-file", "--label-file", "--external-ca", "--ca-cert", "--ca-key",
                            "--kubeconfig")},
-    "--cidfile": "{f} writes a file on the node; " + _NODE_FILES,
-    "--orchestrator": "{f} points docker at another orchestrator; " + _ENGINE,
+    "--cidfile": N_("{option} writes a file on the node; the console touches no files on the node"),
+    "--orchestrator": N_("{option} points docker at another orchestrator; the console talks to this node's "
+                         "engine only"),
 }
 _GLOBAL_REFUSED = {
-    "--host": "{f} points docker at another engine; " + _ENGINE,
-    "--context": "{f} points docker at another engine; " + _ENGINE,
-    "--config": "{f} reads client settings from a path of the node; the console uses the node's own settings",
-    **{f: "{f} sets up TLS to reach another engine; " + _ENGINE
-       for f in ("--tls", "--tlsverify", "--tlscacert", "--tlscert", "--tlskey")},
+    "--host": _OTHER_ENGINE,
+    "--context": _OTHER_ENGINE,
+    "--config": N_("{option} reads client settings from a path of the node; the console uses the node's own "
+                   "settings"),
+    **{f: _TLS for f in ("--tls", "--tlsverify", "--tlscacert", "--tlscert", "--tlskey")},
 }
 
 
@@ -584,22 +596,23 @@ def _unknown_command(word: str, parent: str) -> str:
     full = f"{parent} {word}".strip()
     key = _resolve(parent, word)
     if key in REFUSED_COMMANDS:
-        return REFUSED_COMMANDS[key]
+        return msg(REFUSED_COMMANDS[key], command=key)
     if key and key.split(" ")[0] in REFUSED_COMMANDS:
-        return REFUSED_COMMANDS[key.split(" ")[0]]
-    return (f"docker {_show(full, 60)} is not a command the console runs; "
-            f"allowed here: {', '.join(_allowed_here(parent))}")
+        return msg(REFUSED_COMMANDS[key.split(" ")[0]], command=key.split(" ")[0])
+    return msg("docker {command} is not a command the console runs; allowed here: {commands}",
+               command=_show(full, 60), commands=", ".join(_allowed_here(parent)))
 
 
 def _unknown_flag(where: str, typed: str) -> str:
-    return f"{where} has no option {_show(typed, 40)}; {where} --help lists its options"
+    return msg("{command} has no option {option}; {command} --help lists its options", command=where,
+               option=_show(typed, 40))
 
 
 def _refused_flag(flag: Flag, path: str, global_: bool = False) -> str:
     table = _GLOBAL_REFUSED if global_ else REFUSED_FLAGS
     if flag.name in table:
-        return table[flag.name].format(f=flag.typed)
-    return f"docker {path} {flag.typed} is not allowed in the console"
+        return msg(table[flag.name], option=flag.typed)
+    return msg("docker {command} {option} is not allowed in the console", command=path, option=flag.typed)
 
 
 # --------------------------------------------------------------------------- value judges
@@ -666,16 +679,22 @@ def _is_path(source: str) -> bool:
     return "/" in source or "\\" in source or source.startswith((".", "~")) or source == ""
 
 
+_NOT_A_VOLUME = N_("{option} {value} cannot be read: {name} is not a volume name")
+_UNREADABLE = N_("{option} {value} cannot be read: {why}")
+_HOST_NAMESPACE = N_("{option} host shares the node's own namespace with a container; it is not allowed in the lab")
+_NOT_BUILT_IN = N_("{option} {value} is not a built-in driver; allowed: {drivers}")
+
+
 def _judge_volume(flag: Flag) -> str | None:
     value = flag.value
     parts = value.split(":")
     if len(parts) == 1:
         return None  # an anonymous volume at that path of the container
     if len(parts) > 3 or _is_path(parts[0]):
-        return (f"{flag.typed} {_show(value)} mounts a path of the node into a container; "
-                "use a named volume instead: -v NAME:/path")
+        return msg("{option} {value} mounts a path of the node into a container; "
+                   "use a named volume instead: -v NAME:/path", option=flag.typed, value=_show(value))
     if not _VOLUME_NAME.match(parts[0]):
-        return f"{flag.typed} {_show(value)} cannot be read: {_show(parts[0], 40)} is not a volume name"
+        return msg(_NOT_A_VOLUME, option=flag.typed, value=_show(value), name=_show(parts[0], 40))
     return None
 
 
@@ -705,23 +724,26 @@ def mount_fields(value: str) -> dict:
 
 
 def _judge_mount(flag: Flag) -> str | None:
-    shown = f"{flag.typed} {_show(flag.value)}"
+    shown = {"option": flag.typed, "value": _show(flag.value)}
     try:
         mount = mount_fields(flag.value)
     except ValueError as exc:
-        return f"{shown} cannot be read: {exc}"
+        return msg(_UNREADABLE, why=str(exc), **shown)
     keys, source = mount["keys"], mount["source"]
     if mount["type"] == "bind" or any(k.startswith("bind-") for k in keys) \
             or (mount["type"] == "volume" and source and _is_path(source)):
-        return f"{shown} mounts a path of the node into a container; use {_NAMED_MOUNT}"
+        return msg("{option} {value} mounts a path of the node into a container; use {mount}", mount=_NAMED_MOUNT,
+                   **shown)
     if "volume-driver" in keys or "volume-opt" in keys:
-        return f"{shown} sets a volume driver or its options, which can mount paths of the node; use {_NAMED_MOUNT}"
+        return msg("{option} {value} sets a volume driver or its options, which can mount paths of the node; "
+                   "use {mount}", mount=_NAMED_MOUNT, **shown)
     if mount["type"] not in ("volume", "tmpfs"):
-        return f"{shown} has type {_show(mount['type'], 20)}; the console mounts only type=volume and type=tmpfs"
+        return msg("{option} {value} has type {type}; the console mounts only type=volume and type=tmpfs",
+                   type=_show(mount["type"], 20), **shown)
     if mount["type"] == "volume" and source and not _VOLUME_NAME.match(source):
-        return f"{shown} cannot be read: {_show(source, 40)} is not a volume name"
+        return msg(_NOT_A_VOLUME, name=_show(source, 40), **shown)
     if mount["type"] == "tmpfs" and source:
-        return f"{shown} cannot be read: a tmpfs mount has no source"
+        return msg("{option} {value} cannot be read: a tmpfs mount has no source", **shown)
     return None
 
 
@@ -751,15 +773,15 @@ def _judge_network(flag: Flag) -> str | None:
     try:
         target = network_target(flag.value)
     except ValueError as exc:
-        return f"{flag.typed} {_show(flag.value)} cannot be read: {exc}"
+        return msg(_UNREADABLE, option=flag.typed, value=_show(flag.value), why=str(exc))
     if _go_lower(target) == "host":
-        return f"{flag.typed} host shares the node's own namespace with a container; {_LAB}"
+        return msg(_HOST_NAMESPACE, option=flag.typed)
     return None
 
 
 def _judge_namespace(flag: Flag) -> str | None:
     if _go_lower(flag.value) == "host":
-        return f"{flag.typed} host shares the node's own namespace with a container; {_LAB}"
+        return msg(_HOST_NAMESPACE, option=flag.typed)
     return None
 
 
@@ -767,42 +789,42 @@ def _judge_security_opt(flag: Flag) -> str | None:
     name, _, value = flag.value.replace(":", "=", 1).partition("=")
     if name == "no-new-privileges" and (not value or value in _TRUE | _FALSE) and "=" not in value:
         return None
-    return (f"{flag.typed} {_show(flag.value)} switches off the node's protections; "
-            "only --security-opt no-new-privileges is allowed")
+    return msg("{option} {value} switches off the node's protections; only --security-opt no-new-privileges is "
+               "allowed", option=flag.typed, value=_show(flag.value))
 
 
 def _judge_log_driver(flag: Flag) -> str | None:
     if flag.value in _LOG_DRIVERS:
         return None
-    return f"{flag.typed} {_show(flag.value)} sends logs out of the sandbox; use json-file, local or none"
+    return msg("{option} {value} sends logs out of the sandbox; use json-file, local or none", option=flag.typed,
+               value=_show(flag.value))
 
 
 def _judge_log_opt(flag: Flag) -> str | None:
     if flag.value.split("=", 1)[0] in _LOG_OPTS:
         return None
-    return (f"{flag.typed} {_show(flag.value)} is not an option of the json-file or local log driver; "
-            f"allowed: {', '.join(_LOG_OPTS)}")
+    return msg("{option} {value} is not an option of the json-file or local log driver; allowed: {options}",
+               option=flag.typed, value=_show(flag.value), options=", ".join(_LOG_OPTS))
 
 
 def _judge_env(flag: Flag) -> str | None:
     if "=" in flag.value:
         return None
-    name = _show(flag.value, 40)
-    return (f"{flag.typed} {name} copies a variable from the node's environment; "
-            f"give its value: {flag.typed} {name}=VALUE")
+    return msg("{option} {name} copies a variable from the node's environment; give its value: {option} {name}=VALUE",
+               option=flag.typed, name=_show(flag.value, 40))
 
 
 def _judge_content_trust(flag: Flag) -> str | None:
     if flag.value in _TRUE:
         return None
-    return (f"{flag.typed}={flag.value} turns on content trust, which writes trust data to the node's files; "
-            "leave the option out")
+    return msg("{option}={value} turns on content trust, which writes trust data to the node's files; "
+               "leave the option out", option=flag.typed, value=flag.value)
 
 
 def _judge_volume_driver(flag: Flag) -> str | None:
     if flag.value == "local":
         return None
-    return f"{flag.typed} {_show(flag.value, 40)} is not a built-in driver; allowed: local"
+    return msg(_NOT_BUILT_IN, option=flag.typed, value=_show(flag.value, 40), drivers="local")
 
 
 def _judge_volume_opt(flag: Flag) -> str | None:
@@ -811,20 +833,21 @@ def _judge_volume_opt(flag: Flag) -> str | None:
         return None
     if key == "o" and all(o.split("=", 1)[0] in _TMPFS_OPTIONS and "=" in o for o in value.split(",")):
         return None
-    return (f"{flag.typed} {_show(flag.value)} can make a volume a bind mount of a path of the node; "
-            "allowed: type=tmpfs, device=tmpfs, o=size=...,mode=...,uid=...,gid=...")
+    return msg("{option} {value} can make a volume a bind mount of a path of the node; "
+               "allowed: type=tmpfs, device=tmpfs, o=size=...,mode=...,uid=...,gid=...", option=flag.typed,
+               value=_show(flag.value))
 
 
 def _judge_network_driver(flag: Flag) -> str | None:
     if flag.value in _NETWORK_DRIVERS:
         return None
-    return f"{flag.typed} {_show(flag.value, 40)} is not a built-in driver; allowed: {', '.join(_NETWORK_DRIVERS)}"
+    return msg(_NOT_BUILT_IN, option=flag.typed, value=_show(flag.value, 40), drivers=", ".join(_NETWORK_DRIVERS))
 
 
 def _judge_ipam_driver(flag: Flag) -> str | None:
     if flag.value == "default":
         return None
-    return f"{flag.typed} {_show(flag.value, 40)} is not a built-in driver; allowed: default"
+    return msg(_NOT_BUILT_IN, option=flag.typed, value=_show(flag.value, 40), drivers="default")
 
 
 _CONTAINER_JUDGES: dict[str, Callable[[Flag], str | None]] = {
@@ -865,8 +888,8 @@ def _judge_image(image: str) -> str | None:
     host = registry_host(image)
     if host is None:
         return None
-    return (f"the image {_show(image, 60)} names the registry host {_show(host, 40)}, and the lab has no "
-            "registry; use an image the node has (docker images)")
+    return msg("the image {image} names the registry host {host}, and the lab has no registry; use an image the "
+               "node has (docker images)", image=_show(image, 60), host=_show(host, 40))
 
 
 # Commands whose first operand is an image the engine may pull (from the registry it names).
@@ -881,8 +904,8 @@ def judge_docker(call: DockerCall) -> None:
     if call.command == ("help",):
         if call.operands:
             topic = " ".join(call.operands)
-            raise Refusal(f"docker help {_show(topic, 40)} may start a CLI plugin; "
-                          f"ask the command itself: docker {_show(topic, 40)} --help")
+            raise Refusal(msg("docker help {topic} may start a CLI plugin; ask the command itself: "
+                              "docker {topic} --help", topic=_show(topic, 40)))
         return
     path = call.path
     if not call.command or path in GROUPS:
@@ -948,35 +971,36 @@ def refuse(reason: str) -> Verdict:
 def judge(line: str) -> Verdict:
     """Decide whether LINE may run on a node, and what exactly runs."""
     if not isinstance(line, str):
-        return refuse("the line is empty: type a docker command, e.g. docker node ls")
+        return refuse(msg(_EMPTY))
     if len(line) > MAX_LINE:
-        return refuse(f"the line is longer than {MAX_LINE} characters")
+        return refuse(msg("the line is longer than {most} characters", most=MAX_LINE))
     try:
         segments = split(line)
         first = segments[0]
         if first[0] != "docker":
             if first[0] in filters.NAMES:
-                raise Refusal(f"{first[0]} only filters the output of a docker command: "
-                              f"docker ... | {first[0]} ...")
-            raise Refusal(f"'{_show(first[0], 40)}' cannot run on a node: the console runs the docker CLI "
-                          f"(piped into {', '.join(filters.NAMES)}); a shell belongs in a container "
-                          "(docker exec -it CONTAINER ash)")
+                raise Refusal(msg("{filter} only filters the output of a docker command: docker ... | {filter} ...",
+                                  filter=first[0]))
+            raise Refusal(msg("'{program}' cannot run on a node: the console runs the docker CLI (piped into "
+                              "{filters}); a shell belongs in a container (docker exec -it CONTAINER ash)",
+                              program=_show(first[0], 40), filters=", ".join(filters.NAMES)))
         if len(segments) - 1 > MAX_FILTERS:
-            raise Refusal(f"a line may pipe into at most {MAX_FILTERS} filters")
+            raise Refusal(msg("a line may pipe into at most {most} filters", most=MAX_FILTERS))
         call = parse_docker(first)
         judge_docker(call)
         tty = interactive(call)
         if tty and len(segments) > 1:
-            raise Refusal("an interactive session (attach, exec -it) cannot be piped; run it alone")
+            raise Refusal(msg("an interactive session (attach, exec -it) cannot be piped; run it alone"))
         parsed = []
         for argv in segments[1:]:
             if argv[0] not in filters.NAMES:
-                raise Refusal(f"'{_show(argv[0], 40)}' cannot follow a pipe here; "
-                              f"the filters are {', '.join(filters.NAMES)}")
+                raise Refusal(msg("'{program}' cannot follow a pipe here; the filters are {filters}",
+                                  program=_show(argv[0], 40), filters=", ".join(filters.NAMES)))
             try:
                 parsed.append(filters.parse(argv))
-            except filters.FilterError as exc:
-                raise Refusal(str(exc)) from None
+            except filters.FilterError as exc:  # its words (a Message too, once filters.py makes them so)
+                raise Refusal(exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)) \
+                    from None
     except Refusal as refusal:
         return refuse(refusal.reason)
     return Verdict(True, "", tty, segments, call, tuple(parsed))

@@ -12,6 +12,7 @@ import uuid
 from typing import Callable
 
 from .capacity import Capacity
+from .i18n import msg, said
 from .lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound
 from .lesson.model import Lesson
 from .pool import WarmPool
@@ -57,24 +58,24 @@ class Workshops:
         names the host's numbers)."""
         title = (title or "").strip() if isinstance(title, str) else ""
         if not 1 <= len(title) <= 200:
-            raise WorkshopError("a workshop needs a title of 1 to 200 characters")
+            raise WorkshopError(msg("a workshop needs a title of 1 to 200 characters"))
         if isinstance(lessons, str):
             lessons = [lessons]
         if not isinstance(lessons, list) or not lessons or not all(isinstance(s, str) for s in lessons):
-            raise WorkshopError("a workshop needs at least one lesson (a list of lesson slugs)")
+            raise WorkshopError(msg("a workshop needs at least one lesson (a list of lesson slugs)"))
         unknown = [s for s in lessons if self._lesson(s) is None]
         if unknown:
-            raise WorkshopError(f"there is no lesson '{unknown[0]}'")
+            raise WorkshopError(msg("there is no lesson '{lesson}'", lesson=unknown[0]))
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 500:
-            raise WorkshopError("capacity is the number of learners, a whole number from 1 to 500")
+            raise WorkshopError(msg("capacity is the number of learners, a whole number from 1 to 500"))
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 10 <= minutes <= 24 * 60:
-            raise WorkshopError("duration is in whole minutes, from 10 to 1440")
+            raise WorkshopError(msg("duration is in whole minutes, from 10 to 1440"))
         now = time.time()
         starts = now if starts in (None, "") else starts
         if not isinstance(starts, (int, float)) or isinstance(starts, bool):
-            raise WorkshopError("the start time is seconds since the epoch (or leave it out for now)")
+            raise WorkshopError(msg("the start time is seconds since the epoch (or leave it out for now)"))
         if starts + minutes * 60 <= now:
-            raise WorkshopError("that workshop would be over already; give a start time in the future")
+            raise WorkshopError(msg("that workshop would be over already; give a start time in the future"))
         with self._lock:
             self._admit(capacity, starts, starts + minutes * 60)
             wid = uuid.uuid4().hex[:12]
@@ -93,12 +94,15 @@ class Workshops:
         pool = self.pool.standing_size if self.pool is not None else 0
         free = self.capacity.sandboxes - promised - pool
         if capacity > free:
-            others = (f"; {promised} places are already promised to " +
-                      ", ".join(f"'{w['title']}'" for w in overlapping) + " at that time") if overlapping else ""
-            raise DoesNotFit(
-                f"a workshop of {capacity} learners does not fit: {self.capacity.explain()}{others}"
-                f"{f', and {pool} stay in the self-paced pool' if pool else ''}; at most {max(0, free)} "
-                "more fit (a bigger host, smaller LABAPP_NODE_MEMORY_PLAN or a later time)")
+            host = self.capacity.explain()
+            if overlapping:
+                host = msg("{host}; {promised} places are already promised to {workshops} at that time", host=host,
+                           promised=promised, workshops=", ".join(f"'{w['title']}'" for w in overlapping))
+            if pool:
+                host = msg("{host}, and {pool} stay in the self-paced pool", host=host, pool=pool)
+            raise DoesNotFit(msg("a workshop of {capacity} learners does not fit: {host}; at most {free} more fit "
+                                 "(a bigger host, smaller LABAPP_NODE_MEMORY_PLAN or a later time)",
+                                 capacity=capacity, host=host, free=max(0, free)))
 
     def _new_code(self) -> str:
         taken = {w["code"] for w in self.all()}
@@ -113,27 +117,27 @@ class Workshops:
     def get(self, wid: str) -> dict:
         row = self.store.workshop(wid=wid)
         if row is None:
-            raise NotFound(f"there is no workshop '{wid}'")
+            raise NotFound(msg("there is no workshop '{workshop}'", workshop=wid))
         return _workshop(row)
 
     def by_code(self, code: str) -> dict:
         code = (code or "").strip().upper() if isinstance(code, str) else ""
         row = self.store.workshop(code=code)
         if row is None:
-            raise NotFound(f"no workshop has the code '{code}'; check the code with your trainer")
+            raise NotFound(msg("no workshop has the code '{code}'; check the code with your trainer", code=code))
         return _workshop(row)
 
     def end(self, wid: str) -> dict:
         """End a workshop: every learner's sandbox destroyed (they are told why), results kept."""
         workshop = self.get(wid)
         if workshop["ended"] is not None:
-            raise Gone(f"workshop '{workshop['title']}' has already ended")
+            raise Gone(msg("workshop '{title}' has already ended", title=workshop["title"]))
         self.store.end_workshop(wid, time.time())
         if self.pool is not None:
             self.pool.release(wid)
         for person in self.people(wid):
-            self.lifecycle.release(person["learner"], f"the workshop '{workshop['title']}' has ended; "
-                                   "your results are kept")
+            self.lifecycle.release(person["learner"], msg("the workshop '{title}' has ended; your results are kept",
+                                                          title=workshop["title"]))
             self.metrics.reaped.labels("ended").inc()
         self.on_change(wid)
         return self.get(wid)
@@ -141,7 +145,7 @@ class Workshops:
     def broadcast(self, wid: str, message) -> int:
         workshop = self._open(wid)
         if not isinstance(message, str) or not 1 <= len(message.strip()) <= 500:
-            raise WorkshopError("a message is 1 to 500 characters of text")
+            raise WorkshopError(msg("a message is 1 to 500 characters of text"))
         people = [p for p in self.people(wid) if p["left"] is None]
         for person in people:
             self.events.notify(person["learner"], {"type": "broadcast", "message": message.strip(),
@@ -155,22 +159,22 @@ class Workshops:
         self._open(wid)
         person = self.person(wid, learner)
         if person["left"] is not None:
-            raise LabError(f"{person['name']} left the workshop; there is nothing to reset")
+            raise LabError(msg("{name} left the workshop; there is nothing to reset", name=person["name"]))
         lesson = self._lesson(self.current_lesson(wid, learner))
         if step is not None:
             if not isinstance(step, str) or step not in {s.id for s in lesson.steps}:
-                raise WorkshopError(f"lesson '{lesson.slug}' has no step '{step}'")
+                raise WorkshopError(msg("lesson '{lesson}' has no step '{step}'", lesson=lesson.slug, step=step))
 
         def work():
             notify = self.events.notify
             try:
-                notify(learner, {"type": "sandbox", "stage": "reset by your trainer"})
+                notify(learner, {"type": "sandbox", "stage": msg("reset by your trainer")})
                 sandbox = self.lifecycle.ensure(learner, lesson, lambda stage: notify(
                     learner, {"type": "sandbox", "stage": stage}), fresh=True, upto=step)
                 notify(learner, {"type": "sandbox", "stage": "ready",
                                  "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
             except LabError as exc:
-                notify(learner, {"type": "failure", "message": f"the reset did not work: {exc}"})
+                notify(learner, {"type": "failure", "message": msg("the reset did not work: {why}", why=said(exc))})
             self.on_change(wid)
         threading.Thread(target=work, daemon=True, name="labapp-reset").start()
         return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
@@ -183,17 +187,17 @@ class Workshops:
         workshop = self.by_code(code)
         name = (name or "").strip() if isinstance(name, str) else ""
         if not _NAME.match(name):
-            raise WorkshopError("a display name is 1 to 40 characters (no < or >)")
+            raise WorkshopError(msg("a display name is 1 to 40 characters (no < or >)"))
         if workshop["ended"] is not None:
-            raise Gone(f"the workshop '{workshop['title']}' has ended")
+            raise Gone(msg("the workshop '{title}' has ended", title=workshop["title"]))
         with self._lock:
             outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"])
         if outcome.startswith("name:"):
-            raise LabError(f"someone in this workshop is already called '{outcome[5:]}'; "
-                           "add an initial or a number to yours")
+            raise LabError(msg("someone in this workshop is already called '{name}'; add an initial or a number to "
+                               "yours", name=outcome[5:]))
         if outcome == "full":
-            raise LabError(f"the workshop '{workshop['title']}' is full ({workshop['capacity']} of "
-                           f"{workshop['capacity']} places taken); ask your trainer")
+            raise LabError(msg("the workshop '{title}' is full ({capacity} of {capacity} places taken); ask your "
+                               "trainer", title=workshop["title"], capacity=workshop["capacity"]))
         self.on_change(workshop["id"])
         return {**workshop, "lesson": self.current_lesson(workshop["id"], learner), "name": name}
 
@@ -215,7 +219,7 @@ class Workshops:
     def person(self, wid: str, learner: str) -> dict:
         found = next((p for p in self.people(wid) if p["learner"] == learner), None)
         if found is None:
-            raise NotFound(f"learner '{learner}' is not in this workshop")
+            raise NotFound(msg("learner '{learner}' is not in this workshop", learner=learner))
         return found
 
     def current_lesson(self, wid: str, learner: str) -> str:
@@ -233,7 +237,7 @@ class Workshops:
     def _open(self, wid: str) -> dict:
         workshop = self.get(wid)
         if workshop["ended"] is not None:
-            raise Gone(f"the workshop '{workshop['title']}' has ended")
+            raise Gone(msg("the workshop '{title}' has ended", title=workshop["title"]))
         return workshop
 
     # --- what the dashboard shows --------------------------------------------------------
@@ -270,15 +274,15 @@ class Workshops:
             stuck = None
             if current is not None and person["left"] is None and workshop["ended"] is None:
                 if streak >= self.stuck_failures:
-                    stuck = f"failed the check of this step {streak} times in a row"
+                    stuck = msg("failed the check of this step {times} times in a row", times=streak)
                 elif now - since > self.stuck_seconds:
-                    stuck = f"on this step for {int((now - since) // 60)} min"
+                    stuck = msg("on this step for {minutes} min", minutes=int((now - since) // 60))
             status = self.lifecycle.status(learner)
             rows.append({
                 "learner": learner, "name": person["name"], "joined": person["joined"],
                 "left": person["left"], "lesson": slug,
                 "step": current.id if current else None,
-                "step_title": current.title if current else "finished",
+                "step_title": current.title if current else msg("finished"),
                 "step_number": lesson.steps.index(current) + 1 if current else len(lesson.steps),
                 "steps": len(lesson.steps), "passed": len(passed), "since": since,
                 "checks": {"passed": sum(1 for a in on_step if a["passed"]), "failed": sum(1 for a in on_step if not a["passed"])},

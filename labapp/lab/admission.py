@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Callable
 
+from ..i18n import msg
 from .errors import LabFull, TooMany
 from .seats import Seats
 
@@ -39,8 +40,8 @@ class Admission:
             recent = [t for t in self._creates.get(learner, []) if now - t < HOUR]
             if self.creates_per_hour and len(recent) >= self.creates_per_hour:
                 wait = int((HOUR - (now - recent[0])) // 60) + 1
-                raise TooMany(f"you made {len(recent)} sandboxes in the last hour, the most allowed; "
-                              f"try again in {wait} minutes")
+                raise TooMany(msg("you made {made} sandboxes in the last hour, the most allowed; "
+                                  "try again in {minutes} minutes", made=len(recent), minutes=wait))
             if self.max_sandboxes and not replacing and self.seats.live() >= self.max_sandboxes:
                 idle_for = self.seats.longest_idle(now)
                 raise LabFull(max(1, int((self.idle_seconds - idle_for) // 60) + 1))

@@ -4,6 +4,7 @@ terminal)."""
 from __future__ import annotations
 
 from ..console import judge
+from ..i18n import msg
 from ..lesson.model import Lesson
 from ..runner import CommandRun, OnEvent
 from .errors import LabError, NotFound
@@ -28,13 +29,13 @@ class Commands:
         seat, sandbox = self.lifecycle.ready(learner, lesson)
         step = step_of(lesson, step_id)
         if not 0 <= index < len(step.blocks):
-            raise NotFound(f"step '{step_id}' has no command block {index}")
+            raise NotFound(msg("step '{step}' has no command block {block}", step=step_id, block=index))
         runner = self.lifecycle.runner(sandbox, lesson, keeping_output(seat, on_event))
         self.lifecycle.prepare(seat, runner, step)
         seat.touch()
         block = step.blocks[index]
         if not runner.applies(block.when):
-            raise LabError("this block is not for this lab host (see the note in the step)")
+            raise LabError(msg("this block is not for this lab host (see the note in the step)"))
         runs = runner.run_blocks(step, (block,))
         seat.runs.setdefault(step_id, []).extend(runs)
         self.metrics.steps_run.inc()
@@ -69,8 +70,9 @@ class Commands:
             self.metrics.console_refusals.inc()
             return {"allowed": False, "reason": verdict.reason}
         if verdict.interactive and terminal is None:
-            return {"allowed": False, "reason": "an interactive session (docker attach, exec -it) needs "
-                    "a terminal: type it in the lesson page's console; here use docker exec CONTAINER CMD"}
+            return {"allowed": False, "reason": msg(
+                "an interactive session (docker attach, exec -it) needs a terminal: type it in the lesson page's "
+                "console; here use docker exec CONTAINER CMD")}
         seat, sandbox = self.lifecycle.ready(learner, lesson)
         sandbox.node(node)
         seat.touch()

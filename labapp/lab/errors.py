@@ -3,6 +3,7 @@ HTTP status: labapp/web/errors.py)."""
 from __future__ import annotations
 
 from ..errors import LabappError
+from ..i18n import nmsg
 
 
 class LabError(LabappError):
@@ -17,7 +18,8 @@ class LabFull(LabError):
     """No room for another sandbox now."""
 
     def __init__(self, minutes: int):
-        super().__init__(f"the lab is full, try again in {minutes} minute{'s' if minutes != 1 else ''}")
+        super().__init__(nmsg("the lab is full, try again in {n} minute", "the lab is full, try again in {n} minutes",
+                              minutes))
         self.minutes = minutes
 
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import time
 
+from ..i18n import N_, msg
 from .lifecycle import LabEvents, Lifecycle
 from .metrics import LabMetrics
 from .seats import Seat
 
 _WARN = {
-    "idle": "your sandbox has been idle; it will be removed in {minutes} min unless you run something "
-            "(your progress is kept)",
-    "lifetime": "your sandbox reaches its maximum lifetime in {minutes} min; it will then be removed "
-                "(your progress is kept: open the lesson again for a fresh one)",
+    "idle": N_("your sandbox has been idle; it will be removed in {minutes} min unless you run something "
+               "(your progress is kept)"),
+    "lifetime": N_("your sandbox reaches its maximum lifetime in {minutes} min; it will then be removed "
+                   "(your progress is kept: open the lesson again for a fresh one)"),
 }
 _EXPIRED = {
-    "idle": "your sandbox was removed after {minutes} min without use; your progress is kept: "
-            "press Reset sandbox or reload for a fresh one at your step",
-    "lifetime": "your sandbox reached its maximum lifetime ({minutes} min) and was removed; your progress "
-                "is kept: press Reset sandbox or reload for a fresh one at your step",
+    "idle": N_("your sandbox was removed after {minutes} min without use; your progress is kept: "
+               "press Reset sandbox or reload for a fresh one at your step"),
+    "lifetime": N_("your sandbox reached its maximum lifetime ({minutes} min) and was removed; your progress "
+                   "is kept: press Reset sandbox or reload for a fresh one at your step"),
 }
 
 
@@ -53,10 +54,10 @@ class Expiry:
             if left <= 0:
                 reaped.append(seat.learner)
                 self.metrics.reaped.labels(why).inc()
-                self.lifecycle.release(seat.learner, _EXPIRED[why].format(minutes=minutes))
+                self.lifecycle.release(seat.learner, msg(_EXPIRED[why], minutes=minutes))
             elif left <= self.warn_seconds and seat.warned != why:
                 seat.warned = why
                 self.events.notify(seat.learner, {
                     "type": "lifetime", "reason": why, "seconds_left": int(left),
-                    "message": _WARN[why].format(minutes=max(1, int(left // 60)))})
+                    "message": msg(_WARN[why], minutes=max(1, int(left // 60)))})
         return reaped

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..i18n import msg
 from ..lesson.model import Lesson, Step
 from ..runner import Runner
 from ..sandbox.backend import Backend
@@ -64,7 +65,7 @@ class Lifecycle:
             if seat.sandbox is not None and seat.lesson == lesson.slug and not fresh:
                 return seat.sandbox
             if seat.starting:
-                raise LabError("a sandbox is already starting for this learner; wait for it")
+                raise LabError(msg("a sandbox is already starting for this learner; wait for it"))
             self.admission.admit(learner, replacing=seat.sandbox is not None)
             old, seat.sandbox, seat.starting, seat.runs = seat.sandbox, None, True, {}
         asked = time.monotonic()
@@ -97,13 +98,13 @@ class Lifecycle:
         sandbox = self.pool.take(lesson) if self.pool is not None else None
         if sandbox is not None:
             self.metrics.pool_hits.inc()
-            on_progress("ready (from the warm pool)")
+            on_progress(msg("ready (from the warm pool)"))
             return sandbox
         return self.backend.create(lesson, on_progress)
 
     def _refuse_if_closed(self) -> None:
         if self._closed:
-            raise LabError("the lab is shutting down")
+            raise LabError(msg("the lab is shutting down"))
 
     def _catch_up(self, seat: Seat, sandbox: Sandbox, lesson: Lesson, on_progress: Progress,
                   upto: str | None = None) -> None:
@@ -116,20 +117,22 @@ class Lifecycle:
             if (step.id == upto) if upto else done.get(step.id) != "passed":
                 self.prepare(seat, runner, step)
                 return
-            on_progress(f"replaying step {step.id}")
+            on_progress(msg("replaying step {step}", step=step.id))
             runner.setup(step)
             bad = [r for r in runner.run_blocks(step, step.solution_blocks()) if r.unexpected_failure]
             seat.prepared.add(step.id)
             if bad:
-                raise LabError(f"replaying step '{step.id}' failed on {bad[0].node}: {bad[0].command} "
-                               f"(exit {bad[0].result.exit_code}); reset the sandbox to start over")
+                raise LabError(msg("replaying step '{step}' failed on {node}: {command} (exit {code}); reset the "
+                                   "sandbox to start over", step=step.id, node=bad[0].node, command=bad[0].command,
+                                   code=bad[0].result.exit_code))
 
     def prepare(self, seat: Seat, runner: Runner, step: Step) -> None:
         """Run STEP's setup once per sandbox, before the learner works on it."""
         if step.setup and step.id not in seat.prepared:
             bad = [r for r in runner.setup(step) if r.unexpected_failure]
             if bad:
-                raise LabError(f"the setup of step '{step.id}' failed on {bad[0].node}: {bad[0].command}")
+                raise LabError(msg("the setup of step '{step}' failed on {node}: {command}", step=step.id,
+                                   node=bad[0].node, command=bad[0].command))
         seat.prepared.add(step.id)
 
     # --- using one ----------------------------------------------------------------------
@@ -138,8 +141,8 @@ class Lifecycle:
         """The learner's seat and their sandbox for LESSON, or LabError saying why not."""
         seat = self.seats.get(learner)
         if seat.sandbox is None or seat.lesson != lesson.slug:
-            raise LabError("your sandbox is still starting; wait for it to be ready" if seat.starting
-                           else "you have no sandbox for this lesson yet; open the lesson to start one")
+            raise LabError(msg("your sandbox is still starting; wait for it to be ready") if seat.starting
+                           else msg("you have no sandbox for this lesson yet; open the lesson to start one"))
         return seat, seat.sandbox
 
     def status(self, learner: str) -> dict:
@@ -155,7 +158,7 @@ class Lifecycle:
 
         seat = self.seats.get(learner)
         if seat.sandbox is None:
-            raise LabError("no sandbox yet: its map appears once it is ready")
+            raise LabError(msg("no sandbox yet: its map appears once it is ready"))
         return network_map(seat.sandbox)
 
     # --- ending -------------------------------------------------------------------------
@@ -230,4 +233,4 @@ def step_of(lesson: Lesson, step_id: str) -> Step:
     try:
         return lesson.step(step_id)
     except KeyError:
-        raise NotFound(f"lesson '{lesson.slug}' has no step '{step_id}'") from None
+        raise NotFound(msg("lesson '{lesson}' has no step '{step}'", lesson=lesson.slug, step=step_id)) from None

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import LabappError
+from ..i18n import msg, said
 from ..runner import OnEvent
 from ..sandbox.base import Sandbox, TtySession
 from .errors import LabError
@@ -22,6 +23,7 @@ class _Session:
     next_seq: int = 0  # the sequence number of the next keys to write
     pending: dict[int, str] = field(default_factory=dict)  # keys that arrived before their turn
     lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False  # closed by the lab (the learner's Close, a reload, a reset)
 
 
 class Terminals:
@@ -37,8 +39,9 @@ class Terminals:
         with self._lock:
             current = self._sessions.get(learner)
             if current is not None:
-                return {"allowed": False, "reason": f"a terminal session is already open ({current.tty.command} "
-                        f"on {current.tty.node}); leave it first (exit, Ctrl-P Ctrl-Q, or Close)"}
+                return {"allowed": False, "reason": msg("a terminal session is already open ({command} on {node}); "
+                                                        "leave it first (exit, Ctrl-P Ctrl-Q, or Close)",
+                                                        command=current.tty.command, node=current.tty.node)}
             session = self._sessions[learner] = _Session(sandbox.open_tty(node, argv, cols=cols, rows=rows))
         on_event({"type": "tty_open", "node": node, "command": line})
         threading.Thread(target=self._pump, args=(learner, session, node, line, on_event), daemon=True,
@@ -52,7 +55,10 @@ class Terminals:
                 on_event({"type": "tty_output", "data": text})
             exit_code, message = tty.outcome()
         except LabappError as exc:
-            exit_code, message = None, str(exc)
+            exit_code, message = None, said(exc)
+        if exit_code is not None:  # how it ended, in the lab's words; None: the node's problem, as said
+            message = msg("the session was closed") if session.closed \
+                else msg("the session ended (exit {code})", code=exit_code)
         with self._lock:
             if self._sessions.get(learner) is session:
                 del self._sessions[learner]
@@ -62,7 +68,7 @@ class Terminals:
         with self._lock:
             session = self._sessions.get(learner)
         if session is None:
-            raise LabError("no terminal session is open; type docker attach or docker exec -it in the console")
+            raise LabError(msg("no terminal session is open; type docker attach or docker exec -it in the console"))
         return session
 
     def input(self, learner: str, text, seq=None) -> None:
@@ -70,9 +76,9 @@ class Terminals:
         threads, so keys carry SEQ (0, 1, 2... per session) and are written in that order
         whatever order they arrive in."""
         if not isinstance(text, str) or not text or len(text) > TTY_MAX_INPUT:
-            raise LabError(f"terminal input must be text of 1 to {TTY_MAX_INPUT} characters")
+            raise LabError(msg("terminal input must be text of 1 to {most} characters", most=TTY_MAX_INPUT))
         if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
-            raise LabError("terminal input 'seq' is a whole number counting from 0")
+            raise LabError(msg("terminal input 'seq' is a whole number counting from 0"))
         session = self._session(learner)
         self.seats.get(learner).active = time.monotonic()
         with session.lock:
@@ -80,7 +86,7 @@ class Terminals:
                 session.tty.write(text)
                 return
             if len(session.pending) > MAX_PENDING:
-                raise LabError("terminal input arrived out of step; close the terminal and open it again")
+                raise LabError(msg("terminal input arrived out of step; close the terminal and open it again"))
             session.pending[seq] = text
             while session.next_seq in session.pending:
                 session.tty.write(session.pending.pop(session.next_seq))
@@ -94,10 +100,11 @@ class Terminals:
         with self._lock:
             session = self._sessions.get(learner)
         if session is not None:
+            session.closed = True
             session.tty.close()
 
 
 def terminal_size(cols, rows) -> tuple[int, int]:
     if not (isinstance(cols, int) and isinstance(rows, int) and 2 <= cols <= 500 and 2 <= rows <= 200):
-        raise LabError("a terminal size is whole columns (2-500) and rows (2-200)")
+        raise LabError(msg("a terminal size is whole columns (2-500) and rows (2-200)"))
     return cols, rows

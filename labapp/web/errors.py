@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..engine import CONNECTION_ERRORS
 from ..errors import LabappError, NodeDead
+from ..i18n import msg, said
 from ..lab import LabError, LabFull, NotFound, TooMany
 from ..workshop import DoesNotFit, Gone, WorkshopError
 
@@ -31,17 +32,19 @@ _STATUSES = ((ApiError, None), (NotFound, 404), (LabFull, 503), (TooMany, 429), 
 
 
 def explain(exc: LabappError) -> tuple[int, str]:
-    """The HTTP status and the sentence a learner sees for EXC."""
+    """The HTTP status and the sentence a learner sees for EXC (a Message when the error was
+    made from one: English in the API's JSON, the page's language on a page or an event)."""
     from .guard import Refused
 
     if isinstance(exc, NodeDead):
-        return 409, f"{exc.args[0]}: press Reset sandbox for a fresh swarm (your progress is kept)"
+        return 409, msg("{problem}: press Reset sandbox for a fresh swarm (your progress is kept)",
+                        problem=exc.args[0])
     if isinstance(exc, Refused):
-        return 429, str(exc)
+        return 429, said(exc)
     for kind, status in _STATUSES:
         if isinstance(exc, kind):
-            return (status or exc.status), str(exc)
-    return 503, str(exc)  # the engine or a sandbox failed: not the caller's doing
+            return (status or exc.status), said(exc)
+    return 503, said(exc)  # the engine or a sandbox failed: not the caller's doing
 
 
 def lab_error(exc: LabappError):

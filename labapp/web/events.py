@@ -13,7 +13,7 @@ from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, emit, join_room
 
 from ..errors import LabappError
-from ..i18n import translate
+from ..i18n import annotate_refusals, localized, msg, said
 from ..lesson.model import DEFAULT_LANGUAGE, LANGUAGES
 from . import services
 from .errors import explain
@@ -22,7 +22,7 @@ from .guard import Refused, command_event, guard
 socketio = SocketIO()
 MAX_FIELD = 2000
 ROSTER_DELAY = 0.3  # seconds a dashboard redraw waits to gather what else changes
-INTERNAL = "that did not work (an internal error, logged on the server)"
+INTERNAL = msg("that did not work (an internal error, logged on the server)")
 
 
 def init_app(app, lab) -> None:
@@ -59,7 +59,10 @@ def _redraws(app, lab):
                 due.discard(wid)
             with app.app_context():
                 try:
-                    socketio.emit("roster", shops.roster(wid), to=f"workshop:{wid}", namespace="/trainer")
+                    roster = shops.roster(wid)
+                    for lang in LANGUAGES:  # each dashboard in its page's language
+                        socketio.emit("roster", localized(roster, lang), to=_dashboards(wid, lang),
+                                      namespace="/trainer")
                 except Exception:  # a picture for the trainer; never fail the learner's request
                     app.logger.warning("roster update failed for %s", wid, exc_info=True)
         timer = threading.Timer(ROSTER_DELAY, send)
@@ -87,29 +90,32 @@ def _failure(exc):
 
 
 def page_language() -> str:
-    """The language the learner's page was rendered in (views.language keeps it in the session)."""
+    """The language of the page this socket belongs to: the one views.language() chose and
+    kept in the session (Socket.IO reads it there; it has no other way to choose)."""
     lang = session.get("lang")
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def localize(event: dict, lang: str) -> dict:
-    """EVENT with the sentences a learner reads in LANG (labapp/i18n.py)."""
-    if lang == DEFAULT_LANGUAGE:
-        return event
-    event = dict(event)
-    for key in ("message", "reason"):
-        if isinstance(event.get(key), str):
-            event[key] = translate(event[key], lang)
-    if isinstance(event.get("checks"), list):
-        event["checks"] = [{**c, "reason": translate(c.get("reason", ""), lang)} for c in event["checks"]]
+    """EVENT as a page in LANG reads it: every Message in it (reasons, messages, stages)
+    said in LANG (labapp/i18n), and a command's output that carries a node engine's refusal
+    ([labapp:ID]) followed by that refusal in LANG."""
+    event = localized(event, lang)
+    if event.get("type") == "output" and isinstance(event.get("text"), str):
+        event["text"] = annotate_refusals(event["text"], lang)
     return event
+
+
+def _dashboards(wid: str, lang: str) -> str:
+    """The room of the trainer dashboards of workshop WID that read LANG."""
+    return f"workshop:{wid}:{lang}"
 
 
 def _field(data, name, kind=str):
     value = data.get(name) if isinstance(data, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool) or (
             isinstance(value, str) and not (0 < len(value) <= MAX_FIELD and _unicode(value))):
-        raise LabappError(f"the message needs '{name}' ({kind.__name__})")
+        raise LabappError(msg("the message needs '{field}' ({kind})", field=name, kind=kind.__name__))
     return value
 
 
@@ -134,7 +140,7 @@ class LabNamespace(Namespace):
         slug = _field(data, "lesson")
         lesson = services().catalog.version(slug, page_language())
         if lesson is None:
-            raise LabappError(f"there is no lesson '{slug}'")
+            raise LabappError(msg("there is no lesson '{lesson}'", lesson=slug))
         return session["learner"], lesson
 
     def _forward(self, learner, tty=False):
@@ -183,11 +189,11 @@ class LabNamespace(Namespace):
                           "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
                     _send_map(learner)
                 except LabappError as exc:
-                    send({"type": "failure", "message": f"the sandbox could not start: {exc}"})
+                    send({"type": "failure", "message": msg("the sandbox could not start: {why}", why=said(exc))})
                 except Exception:  # never leave the page waiting on a sandbox that will not come
                     app.logger.exception("sandbox start failed for %s", learner)
-                    send({"type": "failure", "message": "the sandbox could not start (an internal error, "
-                          "logged on the server); press Reset sandbox to try again"})
+                    send({"type": "failure", "message": msg("the sandbox could not start (an internal error, "
+                                                            "logged on the server); press Reset sandbox to try again")})
         socketio.start_background_task(start)
 
     @command_event("commands")
@@ -254,15 +260,15 @@ class TrainerNamespace(Namespace):
         try:
             state = trainer_state()
         except Refused as exc:  # wrong tokens from this address: the dashboard says when to retry
-            raise ConnectionRefusedError(str(exc)) from None
+            raise ConnectionRefusedError(localized(said(exc), page_language())) from None
         if state != "ok":
             return False
 
     def on_watch(self, data=None):
         wid = _field(data, "workshop")
         roster = services().workshops.roster(wid)
-        join_room(f"workshop:{wid}")
-        emit("roster", roster)
+        join_room(_dashboards(wid, page_language()))
+        emit("roster", localized(roster, page_language()))
 
     def on_learner(self, data=None):
         wid, learner = _field(data, "workshop"), _field(data, "learner")
@@ -272,20 +278,22 @@ class TrainerNamespace(Namespace):
         try:
             picture = lab.lifecycle.network_map(learner)
         except LabappError as exc:
-            picture = {"error": str(exc)}
-        emit("learner", {"learner": learner, "name": person["name"], "map": picture,
-                         "output": "".join(seat.output), "verdict": seat.last_verdict})
+            picture = {"error": said(exc)}
+        emit("learner", localized({"learner": learner, "name": person["name"], "map": picture,
+                                   "output": "".join(seat.output), "verdict": seat.last_verdict}, page_language()))
 
     def on_reset(self, data=None):
         step = data.get("step") if isinstance(data, dict) else None
         answer = services().workshops.reset(_field(data, "workshop"), _field(data, "learner"), step or None)
-        emit("notice", {"message": f"resetting {answer['name']}'s sandbox"
-                        + (f" to step {step}" if step else " at their step")})
+        notice = msg("resetting {name}'s sandbox to step {step}", name=answer["name"], step=step) if step \
+            else msg("resetting {name}'s sandbox at their step", name=answer["name"])
+        emit("notice", localized({"message": notice}, page_language()))
 
     def on_broadcast(self, data=None):
         sent = services().workshops.broadcast(_field(data, "workshop"), _field(data, "message"))
-        emit("notice", {"message": f"sent to {sent} learners"})
+        emit("notice", localized({"message": msg("sent to {learners} learners", learners=sent)}, page_language()))
 
     def on_end(self, data=None):
         ended = services().workshops.end(_field(data, "workshop"))
-        emit("notice", {"message": f"the workshop '{ended['title']}' has ended; its sandboxes are removed"})
+        emit("notice", localized({"message": msg("the workshop '{title}' has ended; its sandboxes are removed",
+                                                 title=ended["title"])}, page_language()))

@@ -32,11 +32,15 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
 from ..config import ConfigError
+from ..i18n import N_, msg, nmsg, said
 from ..lab import LabError
 
 # What each per-address limit counts, in the sentence a refused client reads.
-WHAT = {"sandboxes": "new sandboxes", "commands": "commands", "joins": "workshop joins",
-        "signins": "trainer sign-in attempts"}
+WHAT = {"sandboxes": N_("new sandboxes"), "commands": N_("commands"), "joins": N_("workshop joins"),
+        "signins": N_("trainer sign-in attempts")}
+# The units of a rate limit (the `limits` library's granularities), for "N per M UNIT".
+UNITS = {"second": N_("second"), "minute": N_("minute"), "hour": N_("hour"), "day": N_("day"),
+         "month": N_("month"), "year": N_("year")}
 RATE_SETTINGS = {"sandboxes": "LABAPP_RATE_SANDBOXES", "commands": "LABAPP_RATE_COMMANDS",
                  "joins": "LABAPP_RATE_JOINS", "signins": "LABAPP_RATE_SIGNINS"}
 FORGET_SECONDS = 15 * 60  # a run of wrong attempts is forgotten this long after its last one
@@ -116,8 +120,8 @@ class InFlight:
         with self._lock:
             now = self._running.get(learner, 0)
             if self.limit and now >= self.limit:
-                raise Refused(f"a command is still running (at most {self.limit} at once): wait for it to "
-                              "finish, then try again", retry_after=2)
+                raise Refused(msg("a command is still running (at most {most} at once): wait for it to finish, "
+                                  "then try again", most=self.limit), retry_after=2)
             self._running[learner] = now + 1
         try:
             yield
@@ -188,14 +192,27 @@ class Throttle:
                 self.storage.clear(key + "/until")
 
     def check(self, address: str, credential, what: str) -> None:
-        """Refused when ADDRESS or CREDENTIAL must still wait; WHAT names the attempts."""
+        """Refused when ADDRESS or CREDENTIAL must still wait; WHAT names the attempts
+        (WRONG_ATTEMPTS)."""
         wait = self.wait(address, credential)
         if wait:
-            raise Refused(f"too many wrong {what} from your address: try again in {_seconds(wait)}", wait)
+            raise Refused(msg("too many {attempts} from your address: try again in {wait}",
+                              attempts=msg(WRONG_ATTEMPTS[what]), wait=_seconds(wait)), wait)
+
+
+# What a throttle counts, in "too many {attempts} from your address".
+WRONG_ATTEMPTS = {"trainer tokens": N_("wrong trainer tokens"), "join codes": N_("wrong join codes")}
 
 
 def _seconds(n: int) -> str:
-    return f"{n} second{'s' if n != 1 else ''}"
+    return nmsg("{n} second", "{n} seconds", n)
+
+
+def rate_text(item) -> str:
+    """A rate limit (a `limits` RateLimitItem) in words: '1500 per 1 minute'."""
+    unit = item.GRANULARITY.name
+    return msg("{amount} per {count} {unit}", amount=item.amount, count=item.multiples,
+               unit=msg(UNITS[unit]) if unit in UNITS else unit)
 
 
 # --- the app's guard ----------------------------------------------------------------------
@@ -235,7 +252,8 @@ class Guard:
             if not self.limiter.limiter.hit(item, *self._args(kind)):
                 reset, _ = self.limiter.limiter.get_window_stats(item, *self._args(kind))
                 retry = max(1, math.ceil(reset - time.time()))
-                raise Refused(f"{_too_many(kind, str(item))}; try again in {_seconds(retry)}", retry)
+                raise Refused(msg("{refusal}; try again in {wait}", refusal=_too_many(kind, item),
+                                  wait=_seconds(retry)), retry)
 
     def bind_routes(self, app) -> None:
         """Put Flask-Limiter's shared limit on every view marked with @rate_limited."""
@@ -248,9 +266,9 @@ class Guard:
                 self.texts[kind], scope=kind, exempt_when=exempt)(view)
 
 
-def _too_many(kind: str, limit: str) -> str:
-    return (f"too many {WHAT[kind]} from your address (at most {limit}; everyone behind the same address "
-            "counts together)")
+def _too_many(kind: str, item) -> str:
+    return msg("too many {what} from your address (at most {limit}; everyone behind the same address counts "
+               "together)", what=msg(WHAT[kind]), limit=rate_text(item))
 
 
 def guard() -> Guard:
@@ -271,7 +289,7 @@ def _refused_page(exc: Refused):
 
     from .views import language
 
-    response = current_app.make_response(render_template("error.html", message=str(exc), lang=language()))
+    response = current_app.make_response(render_template("error.html", message=said(exc), lang=language()))
     response.status_code = 429
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -286,8 +304,8 @@ def _rate_limited_answer(exc: RateLimitExceeded):
     current = guard().limiter.current_limit
     retry = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
     kind = exc.limit.scope if exc.limit.scope in RATE_SETTINGS else None
-    message = (_too_many(kind, str(exc.limit.limit)) if kind else "too many requests from your address") \
-        + f"; try again in {_seconds(retry)}"
+    message = msg("{refusal}; try again in {wait}", wait=_seconds(retry),
+                  refusal=_too_many(kind, exc.limit.limit) if kind else msg("too many requests from your address"))
     if request.path.startswith("/api/"):
         response = jsonify({"error": message})
     else:

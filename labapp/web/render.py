@@ -16,14 +16,15 @@ def render_markdown(text: str) -> Markup:
     return Markup(nh3.clean(html_text))
 
 
-def render_step(step: Step, kernel: dict, ui: dict) -> Markup:
+def render_step(step: Step, kernel: dict) -> Markup:
     """The step's text, each command block that applies on this host replaced by its Run
-    widget (one that does not apply is left out: the step's note says why)."""
+    widget (one that does not apply is left out: the step's note says why). The widget's
+    words are in the request's locale (Flask-Babel)."""
     widget = get_template_attribute("_widgets.html", "run_widget")
     pieces = []
     for piece in step.body:
         if isinstance(piece, str):
             pieces.append(render_markdown(piece))
         elif condition_holds(step.blocks[piece].when, kernel):
-            pieces.append(widget(step.id, piece, step.blocks[piece], ui))
+            pieces.append(widget(step.id, piece, step.blocks[piece]))
     return Markup("\n").join(pieces)

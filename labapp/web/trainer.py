@@ -14,18 +14,20 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from markupsafe import Markup
 
 from ..datadir import kept
+from ..i18n import N_, msg, said
 from ..lab import LabError, NotFound
 from . import services, web
 from .errors import ApiError, api_blueprint_errors, explain, json_body
 from .guard import Refused, client_address, guard, header_bytes, rate_limited, same_secret
-from .views import get_lesson, language, learner_id, ui
+from .views import get_lesson, language, learner_id
 
 pages = Blueprint("workshops", __name__)
 wsapi = Blueprint("wsapi", __name__, url_prefix="/api")
 api_blueprint_errors(wsapi)
 CODE_LENGTH = 6  # a join code's letters and digits
 MAX_AHEAD = 366 * 86400  # a workshop starts at most this far ahead (dates past 9999 break the clock)
-_WRONG = "the trainer token is not right (labapp serve prints it; LABAPP_TRAINER_TOKEN sets it)"
+_WRONG = "the trainer token is not right (labapp serve prints it; LABAPP_TRAINER_TOKEN sets it)"  # the API's only
+_EXPIRED = N_("the form expired; try again")
 
 
 def init_app(app) -> None:
@@ -126,7 +128,7 @@ def _form_ok() -> bool:
 @pages.get("/trainer/login")
 def login_page():
     lang = language()
-    return render_template("trainer_login.html", lang=lang, ui=ui(lang), csrf=csrf_token(), problem=None)
+    return render_template("trainer_login.html", lang=lang, csrf=csrf_token(), problem=None)
 
 
 @pages.post("/trainer/login")
@@ -135,18 +137,18 @@ def login():
     lang = language()
     status, retry = 403, None
     if not _form_ok():
-        problem, status = "the form expired; try again", 400
+        problem, status = msg(_EXPIRED), 400
     else:
         try:
             state = _attempt(request.form.get("token", "").strip(), "trainer tokens")
         except Refused as exc:
-            state, problem, status, retry = "wait", str(exc), 429, exc.retry_after
+            state, problem, status, retry = "wait", said(exc), 429, exc.retry_after
         if state == "ok":
             session["trainer"] = _digest(web().trainer_token)
             return redirect(url_for("workshops.trainer_home"))
         if state == "wrong":
-            problem = "that is not the trainer token (labapp serve prints it when it starts)"
-    page = render_template("trainer_login.html", lang=lang, ui=ui(lang), csrf=csrf_token(), problem=problem)
+            problem = msg("that is not the trainer token (labapp serve prints it when it starts)")
+    page = render_template("trainer_login.html", lang=lang, csrf=csrf_token(), problem=problem)
     return page, status, ({"Retry-After": str(retry)} if retry else {})
 
 
@@ -154,8 +156,8 @@ def login():
 def logout():
     """Sign out: a POST with the page's CSRF token (a link or another site cannot do it)."""
     if not _form_ok():
-        return render_template("error.html", message="the sign-out form expired; open /trainer and sign out "
-                               "again", lang=language()), 400
+        return render_template("error.html", message=msg("the sign-out form expired; open /trainer and sign out "
+                                                         "again"), lang=language()), 400
     session.pop("trainer", None)
     return redirect(url_for("views.index"))
 
@@ -168,9 +170,9 @@ def trainer_home():
 
 def _home(lang, problem, form, status=200):
     capacity = services().capacity
-    return render_template("trainer.html", lang=lang, ui=ui(lang), csrf=csrf_token(), problem=problem,
+    return render_template("trainer.html", lang=lang, csrf=csrf_token(), problem=problem,
                            workshops=workshops().all(), lessons=sorted(services().catalog.lessons), form=form,
-                           capacity=capacity.explain() if capacity else "no limit set"), status
+                           capacity=capacity.explain() if capacity else msg("no limit set")), status
 
 
 @pages.post("/trainer/workshops")
@@ -178,20 +180,21 @@ def _home(lang, problem, form, status=200):
 def create_from_form():
     lang = language()
     if not _form_ok():
-        return _home(lang, "the form expired; try again", request.form, 400)
+        return _home(lang, msg(_EXPIRED), request.form, 400)
     try:
         capacity = int(request.form.get("capacity", ""))
         minutes = int(request.form.get("minutes", "90"))
         delay = int(request.form.get("starts_in", "0") or 0)
     except ValueError:
-        return _home(lang, "capacity, duration and start are whole numbers", request.form, 400)
+        return _home(lang, msg("capacity, duration and start are whole numbers"), request.form, 400)
     if not 0 <= delay <= MAX_AHEAD // 60:
-        return _home(lang, "the start is 0 to 527040 minutes from now (a year)", request.form, 400)
+        return _home(lang, msg("the start is 0 to {most} minutes from now (a year)", most=MAX_AHEAD // 60),
+                     request.form, 400)
     try:
         made = workshops().create(request.form.get("title"), request.form.getlist("lessons"), capacity,
                                   time.time() + delay * 60, minutes)
     except LabError as exc:
-        return _home(lang, str(exc), request.form, explain(exc)[0])
+        return _home(lang, said(exc), request.form, explain(exc)[0])
     return redirect(url_for("workshops.dashboard", wid=made["id"]))
 
 
@@ -202,10 +205,11 @@ def dashboard(wid):
     try:
         workshop = workshops().get(wid)
     except LabError:
-        return render_template("error.html", message=f"There is no workshop '{wid}'.", lang=lang), 404
+        return render_template("error.html", message=msg("There is no workshop '{workshop}'.", workshop=wid),
+                               lang=lang), 404
     link = url_for("workshops.join_page", code=workshop["code"], _external=True)
     lesson = get_lesson(workshop["lessons"][0], lang)
-    return render_template("dashboard.html", lang=lang, ui=ui(lang), workshop=workshop, link=link,
+    return render_template("dashboard.html", lang=lang, workshop=workshop, link=link,
                            csrf=csrf_token(), steps=[(s.id, s.title) for s in lesson.steps],
                            qr=Markup(segno.make(link, error="m").svg_inline(scale=4, omitsize=False)))
 
@@ -217,7 +221,7 @@ def dashboard(wid):
 def join_page(code=""):
     lang = language()
     learner_id()
-    return render_template("join.html", lang=lang, ui=ui(lang), code=code, name="", problem=None,
+    return render_template("join.html", lang=lang, code=code, name="", problem=None,
                            csrf=csrf_token())
 
 
@@ -229,7 +233,7 @@ def join():
     code, name = request.form.get("code", ""), request.form.get("name", "")
     headers = {}
     if not _form_ok():
-        problem, status = "the form expired; try again", 400
+        problem, status = msg(_EXPIRED), 400
     else:
         try:
             joined = _join(code, name, learner)
@@ -239,7 +243,7 @@ def join():
             status, problem = explain(exc)
             if isinstance(exc, Refused):
                 headers = {"Retry-After": str(exc.retry_after)}
-    return render_template("join.html", lang=lang, ui=ui(lang), code=code[:16], name=name[:40], problem=problem,
+    return render_template("join.html", lang=lang, code=code[:16], name=name[:40], problem=problem,
                            csrf=csrf_token()), status, headers
 
 
@@ -251,12 +255,13 @@ def _join(code, name, learner) -> dict:
     throttle.check(address, code, "join codes")
     try:
         if len(code) != CODE_LENGTH or not code.isascii() or not code.isalnum():
-            raise NotFound("that is not a join code (six letters and digits); check it with your trainer")
+            raise NotFound(msg("that is not a join code (six letters and digits); check it with your trainer"))
         joined = workshops().join(code, name, learner)
     except NotFound as exc:
         wait = throttle.failed(address, code)
         if wait:
-            raise NotFound(f"{exc} (wait {wait} s before the next try)") from None
+            raise NotFound(msg("{refusal} (wait {seconds} s before the next try)", refusal=said(exc), seconds=wait)) \
+                from None
         raise
     throttle.succeeded(address, code)
     return joined
