@@ -7,6 +7,7 @@
   const out = document.getElementById("output");
   const status = document.getElementById("sandbox-status");
   const socket = io("/lab", { transports: ["websocket", "polling"] });
+  const { el } = window.labapp.dom;
 
   function write(text, cls) {
     const span = document.createElement("span");
@@ -76,12 +77,6 @@
   // The network map: nodes with their tasks and containers, the networks' traits. Names a
   // failed check mentions are marked, so "alpine1 ... test-cluster-net2" shows at a glance.
   let lastFailure = "";
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
   function focus(node, name) {
     const escaped = (name || "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     if (name && new RegExp(`(^|[^\\w.-])${escaped}([^\\w.-]|$)`).test(lastFailure)) node.classList.add("focus");
