@@ -43,7 +43,7 @@ def test_a_refused_console_line_shows_its_reason(server, page):
     expect(page.locator("h1")).to_contain_text("오버레이 네트워크")
     page.fill("#console-line", "docker run --privileged alpine")
     page.click("#console button[type=submit]")
-    expect(page.locator("#console-refused")).to_contain_text("--privileged는 컨테이너에 노드의 모든 권한을 줍니다")
+    expect(page.locator("#console-refused")).to_contain_text("--privileged 옵션은 컨테이너에 노드의 모든 권한을 줍니다")
     page.shot("console-refused")
     page.fill("#console-line", "docker node ls")
     page.click("#console button[type=submit]")
