@@ -4,7 +4,7 @@
 A tiny fake engine listens on a unix socket, answers /_ping like a 20.10 engine (API 1.41),
 records every request with its JSON body and fails it, so the CLI stops at its first
 request (a network lookup is answered, name = ID, so that service create gets through). The console's tests use it to check that
-labapp/console.py reads a docker line exactly as the CLI does (which words are flags, which
+labapp/console reads a docker line exactly as the CLI does (which words are flags, which
 value each flag gets, what the container's command is, what a --mount or --network csv
 becomes): parse the same argv both ways and compare.
 

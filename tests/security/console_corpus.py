@@ -1,4 +1,4 @@
-"""Attack corpus for the console (labapp/console.py, layer 2): lines a learner-attacker may type.
+"""Attack corpus for the console (labapp/console, layer 2): lines a learner-attacker may type.
 
 Each Case is (cls, line, outcome, expect):
 - REFUSED: judge(line) refuses it; `expect` is a substring of the reason it gives.

@@ -1,4 +1,4 @@
-"""The console (labapp/console.py): its grammar, docker's own flag parsing, the allow-list,
+"""The console (labapp/console): its grammar, docker's own flag parsing, the allow-list,
 and the attack corpus of tests/security/console_corpus.py.
 
 The last tests ask the real docker 20.10 CLI of the node image (integration: they need the
@@ -18,7 +18,8 @@ import tarfile
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
-from labapp import console, console_spec, filters, i18n
+from labapp import console, filters, i18n
+from labapp.console import spec as console_spec
 from labapp.console import Refusal, join, judge, parse_docker, split
 from labapp.lesson.parser import parse_file
 
@@ -438,14 +439,14 @@ def docker_cli(request, tmp_path_factory):
 
 @pytest.mark.integration
 def test_the_spec_matches_the_real_cli(docker_cli, tmp_path):
-    """labapp/console_spec.py is what the CLI's --help says (scripts/console-spec.py --check --quick)."""
+    """labapp/console/spec.py is what the CLI's --help says (scripts/console-spec.py --check --quick)."""
     script = _script("console-spec")
     cli = script.CLI(docker_cli, str(tmp_path))
     version = cli("--version").split(",")[0].removeprefix("Docker version ").strip()
     global_flags, commands = script.walk(cli, lambda m: None, probe=False)
-    with open(os.path.join(ROOT, "labapp", "console_spec.py"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "labapp", "console", "spec.py"), encoding="utf-8") as f:
         assert script.render(version, global_flags, commands) == f.read(), \
-            "the CLI changed: run scripts/console-spec.py --write and classify its new flags in console.py"
+            "the CLI changed: run scripts/console-spec.py --write and classify its new flags in labapp/console/allowlist.py"
 
 
 @pytest.fixture(scope="module")
