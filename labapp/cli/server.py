@@ -1,0 +1,138 @@
+"""labapp reap, pool status and serve: this app instance, with or without its web server."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+from ..config import Settings
+from ..errors import LabappError
+from .engine import engine_client
+
+
+def _services():
+    """This app instance as the CLI sees it: its store and its sandboxes (no web app, no
+    secret or trainer token written)."""
+    from ..services import build_services
+
+    return build_services(Settings.from_env(), capacity=True)
+
+
+def cmd_reap(args) -> int:
+    """Orphans (this instance's sandboxes no learner holds and the pool does not own, or
+    with a node down) and sandboxes past LABAPP_MAX_MINUTES go; other instances' stay."""
+    from ..lab import orphan_or_not
+
+    lab = _services()
+    held = lab.store.holdings()
+    max_age = lab.settings.max_minutes * 60
+    now = time.time()
+    plan = []
+    for entry in lab.backend.existing():
+        age = now - (entry["created"] or now)
+        verdict = orphan_or_not(entry, held)
+        if verdict == "pooled":
+            if args.pool:
+                plan.append((entry, "pooled"))
+        elif verdict == "orphan":
+            plan.append((entry, "orphan: no learner holds it" if entry["id"] not in held
+                         else "a node is not running"))
+        elif max_age and age > max_age:
+            plan.append((entry, f"older than LABAPP_MAX_MINUTES ({age / 60:.0f} min)"))
+    for entry, why in plan:
+        if not args.dry_run:
+            lab.backend.destroy(entry["id"])
+            if entry["id"] in held:
+                lab.store.let_go(held[entry["id"]]["learner"], entry["id"])
+    if args.json:
+        print(json.dumps({"removed" if not args.dry_run else "would_remove":
+                          [{"id": e["id"], "why": why} for e, why in plan]}))
+    else:
+        verb = "would remove" if args.dry_run else "removed"
+        for entry, why in plan:
+            print(f"{verb} {entry['id']}: {why}")
+        print(f"labapp reap: {verb} {len(plan)} sandboxes of this instance ({lab.backend.owner})")
+    return 0
+
+
+def cmd_pool_status(args) -> int:
+    lab = _services()
+    pooled = [e for e in lab.backend.existing() if e["pooled"]]
+    now = time.time()
+    data = {"instance": lab.backend.owner, "standing_size": lab.settings.pool_size,
+            "capacity": lab.admission.max_sandboxes,
+            "pooled": [{"id": e["id"], "shape": e["shape"], "age_seconds": int(now - (e["created"] or now)),
+                        "nodes_running": sum(1 for n in e["nodes"] if n["status"] == "running"),
+                        "nodes": len(e["nodes"])} for e in pooled]}
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    print(f"warm pool of instance {data['instance']}: standing size {data['standing_size']} per shape "
+          f"(LABAPP_POOL_SIZE); host capacity {data['capacity'] or 'no limit'}; workshops reserve more "
+          "from 15 min before they start")
+    if not pooled:
+        print("no pooled sandboxes on the engine (the app fills the pool while it runs)")
+    for e in data["pooled"]:
+        print(f"  {e['id']}  shape {e['shape']}  {e['age_seconds'] // 60} min old  "
+              f"{e['nodes_running']}/{e['nodes']} nodes running")
+    return 0
+
+
+WEAK_NODES_RISK = ("on this host a node's root is the host's root, so anyone who gets past the console "
+                   "can take this machine, the other learners' sandboxes and the trainer token")
+
+
+def _check_walls(settings: Settings) -> None:
+    """Refuse to serve where nodes cannot be hardened, unless the operator says so."""
+    from ..sandbox.images import node_image_ref, require_images
+    from ..sandbox.probe import node_security
+
+    allowed = settings.allow_weak_nodes
+    try:
+        client = engine_client()
+        try:
+            require_images(client, settings)
+            recipe = node_security(client, node_image_ref(settings), settings)
+        finally:
+            client.close()
+    except LabappError as exc:  # no engine or images yet: each sandbox's creation checks again
+        print(f"labapp: cannot tell yet whether nodes can be hardened here ({exc})", flush=True)
+        return
+    if not recipe.weak:
+        return
+    if not allowed:
+        raise LabappError(f"nodes run with the {recipe.name} recipe here: {WEAK_NODES_RISK}",
+                          hint="'labapp doctor' says what is missing; to serve anyway, set "
+                               "LABAPP_ALLOW_WEAK_NODES=1 or pass --allow-weak-nodes")
+    print(f"labapp: WARNING: nodes run with the {recipe.name} recipe: {WEAK_NODES_RISK} "
+          "(allowed by LABAPP_ALLOW_WEAK_NODES / --allow-weak-nodes)", flush=True)
+
+
+def cmd_serve(args) -> int:
+    from .. import create_app
+    from ..services import build_services
+    from ..web.events import socketio
+    from ..web.trainer import trainer_token_note
+
+    settings = Settings.from_env(**({"allow_weak_nodes": True} if args.allow_weak_nodes else {}))
+    _check_walls(settings)
+    services = build_services(settings)
+    app = create_app(services=services)
+    # SIGTERM ends the server like Ctrl-C does, so the sandboxes it made are destroyed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    found = services.start()
+    if found.get("error"):
+        print(f"labapp: could not look for this instance's sandboxes: {found['error']}", flush=True)
+    elif any(found.values()):
+        print(f"labapp: took back {len(found['adopted'])} learners' sandboxes and {len(found['pooled'])} "
+              f"pooled ones; removed {len(found['reaped'])} orphans", flush=True)
+    if services.capacity:
+        print(f"labapp: {services.capacity.explain()}", flush=True)
+    print(f"labapp: trainer token: {trainer_token_note(settings)}", flush=True)
+    print(f"labapp: serving on http://{args.host}:{args.port}/", flush=True)
+    try:
+        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+    finally:
+        services.shutdown()  # no sandbox outlives the app
+    return 0
