@@ -20,6 +20,7 @@ from .pool import WarmPool
 from .sandbox.backend import Backend, SwarmBackend
 from .store import Store
 from .workshop import Workshops
+from .workshop.reports import Reports
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Services:
     expiry: Expiry
     pool: WarmPool
     workshops: Workshops
+    reports: Reports
     capacity: Capacity | None
 
     def start(self) -> dict:
@@ -114,14 +116,14 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     terminals = Terminals(seats)
     lifecycle = Lifecycle(seats, admission, backend, store, KernelProbe(settings, kernel), metrics, events,
                           pool=pool, on_release=terminals.close)
-    workshops = Workshops(store, lifecycle, pool, events, metrics, catalog.version, capacity,
-                          stuck_minutes=settings.stuck_minutes, stuck_failures=settings.stuck_failures)
+    workshops = Workshops(store, lifecycle, pool, events, metrics, catalog.version, capacity)
     return Services(
         settings=settings, store=store, catalog=catalog, kernel=lifecycle.kernel, backend=backend,
         events=events, metrics=metrics, seats=seats, admission=admission, lifecycle=lifecycle,
         terminals=terminals, commands=Commands(lifecycle, terminals, metrics, events),
         expiry=Expiry(lifecycle, metrics, events, idle, settings.max_minutes * 60, settings.warn_minutes * 60),
-        pool=pool, workshops=workshops, capacity=capacity)
+        pool=pool, workshops=workshops, reports=Reports(workshops, settings.stuck_minutes, settings.stuck_failures),
+        capacity=capacity)
 
 
 class Reaper:

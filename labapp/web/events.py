@@ -44,7 +44,7 @@ def init_app(app, lab) -> None:
 def _redraws(app, lab):
     """The dashboards' redraw: ACTIVITY(learner) redraws their workshop's dashboards, at most
     every ROSTER_DELAY s: a room running steps at once costs one roster per beat."""
-    shops = lab.workshops
+    reports = lab.reports
     due: set[str] = set()
     due_lock = threading.Lock()
 
@@ -59,7 +59,7 @@ def _redraws(app, lab):
                 due.discard(wid)
             with app.app_context():
                 try:
-                    roster = shops.roster(wid)
+                    roster = reports.roster(wid)
                     for lang in LANGUAGES:  # each dashboard in its page's language
                         socketio.emit("roster", localized(roster, lang), to=_dashboards(wid, lang),
                                       namespace="/trainer")
@@ -70,10 +70,10 @@ def _redraws(app, lab):
         timer.start()
 
     def activity(learner):
-        workshop = shops.of_learner(learner)
+        workshop = lab.workshops.of_learner(learner)
         if workshop is not None:
             changed(workshop["id"])
-    shops.on_change = changed
+    lab.workshops.on_change = changed
     return activity
 
 
@@ -266,7 +266,7 @@ class TrainerNamespace(Namespace):
 
     def on_watch(self, data=None):
         wid = _field(data, "workshop")
-        roster = services().workshops.roster(wid)
+        roster = services().reports.roster(wid)
         join_room(_dashboards(wid, page_language()))
         emit("roster", localized(roster, page_language()))
 

@@ -300,7 +300,7 @@ def api_create():
 @wsapi.get("/workshops/<wid>")
 @trainer_required
 def api_roster(wid):
-    return jsonify(workshops().roster(wid))
+    return jsonify(services().reports.roster(wid))
 
 
 @wsapi.post("/workshops/<wid>/end")
@@ -324,12 +324,12 @@ def api_reset(wid, learner):
 @wsapi.get("/workshops/<wid>/results.csv")
 @trainer_required
 def api_results_csv(wid):
-    return Response(workshops().results_csv(wid), mimetype="text/csv",
+    return Response(services().reports.results_csv(wid), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=workshop-{wid}.csv"})
 
 
 @wsapi.get("/workshops/<wid>/results.json")
 @trainer_required
 def api_results_json(wid):
-    return Response(json.dumps({"workshop": workshops().get(wid), "results": workshops().results(wid)},
+    return Response(json.dumps({"workshop": workshops().get(wid), "results": services().reports.results(wid)},
                                ensure_ascii=False, indent=1), mimetype="application/json")

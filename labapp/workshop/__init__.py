@@ -1,9 +1,8 @@
 """Workshops: a trainer runs a lab for a room of learners. Flask-free: the web app and the
-API call it; the store keeps workshops and participants; the lab holds the sandboxes."""
+API call it; the store keeps workshops and participants; the lab holds the sandboxes;
+reports.py makes the dashboard's roster and the results export."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 import threading
@@ -11,12 +10,12 @@ import time
 import uuid
 from typing import Callable
 
-from .capacity import Capacity
-from .i18n import msg, said
-from .lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound
-from .lesson.model import Lesson
-from .pool import WarmPool
-from .store import Store
+from ..capacity import Capacity
+from ..i18n import msg, said
+from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound
+from ..lesson.model import Lesson
+from ..pool import WarmPool
+from ..store import Store
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
@@ -37,17 +36,14 @@ class DoesNotFit(WorkshopError):
 
 class Workshops:
     def __init__(self, store: Store, lifecycle: Lifecycle, pool: WarmPool | None, events: LabEvents,
-                 metrics: LabMetrics, lessons: Callable[[str], Lesson | None], capacity: Capacity | None,
-                 stuck_minutes: float = 10, stuck_failures: int = 3):
+                 metrics: LabMetrics, lessons: Callable[[str], Lesson | None], capacity: Capacity | None):
         self.store = store
         self.lifecycle = lifecycle
         self.pool = pool
         self.events = events
         self.metrics = metrics
-        self._lesson = lessons  # slug -> Lesson (English or first version) or None
+        self.lesson = lessons  # slug -> Lesson (English or first version) or None
         self.capacity = capacity
-        self.stuck_seconds = stuck_minutes * 60
-        self.stuck_failures = stuck_failures
         self.on_change: Callable[[str], None] = lambda workshop_id: None  # the dashboard redraws
         self._lock = threading.Lock()
 
@@ -63,7 +59,7 @@ class Workshops:
             lessons = [lessons]
         if not isinstance(lessons, list) or not lessons or not all(isinstance(s, str) for s in lessons):
             raise WorkshopError(msg("a workshop needs at least one lesson (a list of lesson slugs)"))
-        unknown = [s for s in lessons if self._lesson(s) is None]
+        unknown = [s for s in lessons if self.lesson(s) is None]
         if unknown:
             raise WorkshopError(msg("there is no lesson '{lesson}'", lesson=unknown[0]))
         if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 500:
@@ -160,7 +156,7 @@ class Workshops:
         person = self.person(wid, learner)
         if person["left"] is not None:
             raise LabError(msg("{name} left the workshop; there is nothing to reset", name=person["name"]))
-        lesson = self._lesson(self.current_lesson(wid, learner))
+        lesson = self.lesson(self.current_lesson(wid, learner))
         if step is not None:
             if not isinstance(step, str) or step not in {s.id for s in lesson.steps}:
                 raise WorkshopError(msg("lesson '{lesson}' has no step '{step}'", lesson=lesson.slug, step=step))
@@ -224,13 +220,13 @@ class Workshops:
 
     def current_lesson(self, wid: str, learner: str) -> str:
         """The first of the workshop's lessons the learner has not finished (else the last)."""
-        return self._current(self.get(wid), lambda slug: self.store.progress(learner, slug))
+        return self.first_unfinished(self.get(wid), lambda slug: self.store.progress(learner, slug))
 
-    def _current(self, workshop: dict, done: Callable[[str], dict[str, str]]) -> str:
+    def first_unfinished(self, workshop: dict, done: Callable[[str], dict[str, str]]) -> str:
         """current_lesson, with DONE(slug) giving {step: status} (read or already loaded)."""
         for slug in workshop["lessons"]:
             progress = done(slug)
-            if any(progress.get(s.id) != "passed" for s in self._lesson(slug).steps):
+            if any(progress.get(s.id) != "passed" for s in self.lesson(slug).steps):
                 return slug
         return workshop["lessons"][-1]
 
@@ -239,85 +235,6 @@ class Workshops:
         if workshop["ended"] is not None:
             raise Gone(msg("the workshop '{title}' has ended", title=workshop["title"]))
         return workshop
-
-    # --- what the dashboard shows --------------------------------------------------------
-
-    def roster(self, wid: str) -> dict:
-        workshop = self.get(wid)
-        people = self.people(wid)
-        learners = [p["learner"] for p in people]
-        tries: dict[str, list[dict]] = {}
-        for attempt in self.store.attempts(learners):
-            tries.setdefault(attempt["learner"], []).append(attempt)
-        progress: dict[tuple[str, str], dict[str, dict]] = {}
-        for row in self.store.all_progress(learners):
-            progress.setdefault((row["learner"], row["lesson"]), {})[row["step"]] = row
-
-        def statuses(learner):
-            return lambda slug: {step: r["status"] for step, r in progress.get((learner, slug), {}).items()}
-        now = time.time()
-        rows = []
-        for person in people:
-            learner = person["learner"]
-            slug = self._current(workshop, statuses(learner))
-            lesson = self._lesson(slug)
-            done = progress.get((learner, slug), {})
-            passed = [s for s in lesson.steps if (done.get(s.id) or {}).get("status") == "passed"]
-            current = next((s for s in lesson.steps if (done.get(s.id) or {}).get("status") != "passed"), None)
-            since = max([person["joined"]] + [r["updated"] for r in done.values() if r["status"] == "passed"])
-            on_step = [a for a in tries.get(learner, []) if current and a["lesson"] == slug and a["step"] == current.id]
-            streak = 0
-            for attempt in reversed(on_step):
-                if attempt["passed"]:
-                    break
-                streak += 1
-            stuck = None
-            if current is not None and person["left"] is None and workshop["ended"] is None:
-                if streak >= self.stuck_failures:
-                    stuck = msg("failed the check of this step {times} times in a row", times=streak)
-                elif now - since > self.stuck_seconds:
-                    stuck = msg("on this step for {minutes} min", minutes=int((now - since) // 60))
-            status = self.lifecycle.status(learner)
-            rows.append({
-                "learner": learner, "name": person["name"], "joined": person["joined"],
-                "left": person["left"], "lesson": slug,
-                "step": current.id if current else None,
-                "step_title": current.title if current else msg("finished"),
-                "step_number": lesson.steps.index(current) + 1 if current else len(lesson.steps),
-                "steps": len(lesson.steps), "passed": len(passed), "since": since,
-                "checks": {"passed": sum(1 for a in on_step if a["passed"]), "failed": sum(1 for a in on_step if not a["passed"])},
-                "last_failed": (on_step[-1]["failed_checks"].splitlines() if on_step and not on_step[-1]["passed"] else []),
-                "stuck": stuck, "sandbox": status["state"],
-            })
-        return {"workshop": workshop, "learners": rows, "now": now}
-
-    def results(self, wid: str) -> list[dict]:
-        """One row per learner, lesson and step: the export (CSV and JSON)."""
-        workshop = self.get(wid)
-        people = self.people(wid)
-        tries: dict[tuple, list[dict]] = {}
-        for attempt in self.store.attempts([p["learner"] for p in people]):
-            tries.setdefault((attempt["learner"], attempt["lesson"], attempt["step"]), []).append(attempt)
-        rows = []
-        for person in people:
-            for slug in workshop["lessons"]:
-                lesson = self._lesson(slug)
-                done = self.store.progress(person["learner"], slug)
-                for number, step in enumerate(lesson.steps, start=1):
-                    attempts = tries.get((person["learner"], slug, step.id), [])
-                    first_pass = next((a["at"] for a in attempts if a["passed"]), None)
-                    rows.append({"name": person["name"], "lesson": slug, "step_number": number, "step": step.id,
-                                 "status": done.get(step.id, "not tried"), "checks": len(attempts),
-                                 "passed_at": _iso(first_pass) if first_pass else ""})
-        return rows
-
-    def results_csv(self, wid: str) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, ["name", "lesson", "step_number", "step", "status", "checks", "passed_at"])
-        writer.writeheader()
-        for row in self.results(wid):
-            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
-        return out.getvalue()
 
     def tick(self) -> list[str]:
         """Keep the pool's reservations in step with the clock: a workshop's capacity is made
@@ -334,7 +251,7 @@ class Workshops:
                 continue
             active.append(workshop["id"])
             if self.pool is not None and now >= workshop["starts"] - POOL_LEAD:
-                lesson = self._lesson(workshop["lessons"][0])
+                lesson = self.lesson(workshop["lessons"][0])
                 present = sum(1 for p in self.people(workshop["id"]) if p["left"] is None)
                 self.pool.reserve(workshop["id"], lesson, workshop["capacity"] - present)
         return active
@@ -345,14 +262,3 @@ def _workshop(row) -> dict:
     data["lessons"] = data["lessons"].split("\n")
     data["ends"] = data["starts"] + data["minutes"] * 60
     return data
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def _csv_safe(value):
-    """Keep a spreadsheet from running a display name as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value

@@ -1,0 +1,105 @@
+"""What a trainer reads of a workshop: the dashboard's roster (where each learner is, how
+long they have been there, whether they look stuck) and the results export (CSV and JSON)."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+from ..i18n import msg
+from . import Workshops
+
+
+class Reports:
+    def __init__(self, workshops: Workshops, stuck_minutes: float = 10, stuck_failures: int = 3):
+        self.workshops = workshops
+        self.stuck_seconds = stuck_minutes * 60
+        self.stuck_failures = stuck_failures
+
+    def roster(self, wid: str) -> dict:
+        workshop = self.workshops.get(wid)
+        people = self.workshops.people(wid)
+        learners = [p["learner"] for p in people]
+        tries: dict[str, list[dict]] = {}
+        for attempt in self.workshops.store.attempts(learners):
+            tries.setdefault(attempt["learner"], []).append(attempt)
+        progress: dict[tuple[str, str], dict[str, dict]] = {}
+        for row in self.workshops.store.all_progress(learners):
+            progress.setdefault((row["learner"], row["lesson"]), {})[row["step"]] = row
+
+        def statuses(learner):
+            return lambda slug: {step: r["status"] for step, r in progress.get((learner, slug), {}).items()}
+        now = time.time()
+        rows = []
+        for person in people:
+            learner = person["learner"]
+            slug = self.workshops.first_unfinished(workshop, statuses(learner))
+            lesson = self.workshops.lesson(slug)
+            done = progress.get((learner, slug), {})
+            passed = [s for s in lesson.steps if (done.get(s.id) or {}).get("status") == "passed"]
+            current = next((s for s in lesson.steps if (done.get(s.id) or {}).get("status") != "passed"), None)
+            since = max([person["joined"]] + [r["updated"] for r in done.values() if r["status"] == "passed"])
+            on_step = [a for a in tries.get(learner, []) if current and a["lesson"] == slug and a["step"] == current.id]
+            streak = 0
+            for attempt in reversed(on_step):
+                if attempt["passed"]:
+                    break
+                streak += 1
+            stuck = None
+            if current is not None and person["left"] is None and workshop["ended"] is None:
+                if streak >= self.stuck_failures:
+                    stuck = msg("failed the check of this step {times} times in a row", times=streak)
+                elif now - since > self.stuck_seconds:
+                    stuck = msg("on this step for {minutes} min", minutes=int((now - since) // 60))
+            status = self.workshops.lifecycle.status(learner)
+            rows.append({
+                "learner": learner, "name": person["name"], "joined": person["joined"],
+                "left": person["left"], "lesson": slug,
+                "step": current.id if current else None,
+                "step_title": current.title if current else msg("finished"),
+                "step_number": lesson.steps.index(current) + 1 if current else len(lesson.steps),
+                "steps": len(lesson.steps), "passed": len(passed), "since": since,
+                "checks": {"passed": sum(1 for a in on_step if a["passed"]), "failed": sum(1 for a in on_step if not a["passed"])},
+                "last_failed": (on_step[-1]["failed_checks"].splitlines() if on_step and not on_step[-1]["passed"] else []),
+                "stuck": stuck, "sandbox": status["state"],
+            })
+        return {"workshop": workshop, "learners": rows, "now": now}
+
+    def results(self, wid: str) -> list[dict]:
+        """One row per learner, lesson and step: the export (CSV and JSON)."""
+        workshop = self.workshops.get(wid)
+        people = self.workshops.people(wid)
+        tries: dict[tuple, list[dict]] = {}
+        for attempt in self.workshops.store.attempts([p["learner"] for p in people]):
+            tries.setdefault((attempt["learner"], attempt["lesson"], attempt["step"]), []).append(attempt)
+        rows = []
+        for person in people:
+            for slug in workshop["lessons"]:
+                lesson = self.workshops.lesson(slug)
+                done = self.workshops.store.progress(person["learner"], slug)
+                for number, step in enumerate(lesson.steps, start=1):
+                    attempts = tries.get((person["learner"], slug, step.id), [])
+                    first_pass = next((a["at"] for a in attempts if a["passed"]), None)
+                    rows.append({"name": person["name"], "lesson": slug, "step_number": number, "step": step.id,
+                                 "status": done.get(step.id, "not tried"), "checks": len(attempts),
+                                 "passed_at": _iso(first_pass) if first_pass else ""})
+        return rows
+
+    def results_csv(self, wid: str) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["name", "lesson", "step_number", "step", "status", "checks", "passed_at"])
+        writer.writeheader()
+        for row in self.results(wid):
+            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+        return out.getvalue()
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _csv_safe(value):
+    """Keep a spreadsheet from running a display name as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
