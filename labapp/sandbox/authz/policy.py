@@ -24,6 +24,12 @@ and the JSON RequestBody, base64, when dockerd forwards it). `Policy.judge` answ
 A refusal's message is one sentence that says what to do instead and ends with
 " [labapp:ID]"; REFUSALS lists every ID. Standard library only: this file also runs inside
 the node (Debian bookworm's python3), beside plugin.py.
+
+It is one file of some 800 lines on purpose: it is the whole of what a node's engine lets a
+learner do, read by a reviewer in one sitting from the URI to the last body field, and the
+node loads it as a single file beside plugin.py (no package, no import path to get wrong).
+Its parts, in order: the refusals (REFUSALS), the request path, the body as Go decodes it,
+the judges, the endpoint table (ENDPOINTS) and Policy.
 """
 from __future__ import annotations
 
