@@ -7,10 +7,24 @@ import pytest
 
 from labapp.errors import NodeNotFound
 
+from .conftest import until
 
-def test_the_long_command_is_started(long_command):
+
+def test_the_long_command_runs_on_worker2(sandbox, long_command):
+    """The long command really runs: its `sleep 90` is a process on worker2 (and on no other
+    node) while the thread that started it still waits for its end."""
     thread, box = long_command
-    assert thread.is_alive() or "result" in box or "error" in box
+
+    def sleeping(node):
+        return "sleep 90" in sandbox.exec(node, "ps -eo args").stdout.splitlines()
+
+    def seen():
+        assert thread.is_alive() and not box, f"the long command ended before it was seen on worker2: {box}"
+        return sleeping("worker2")
+
+    until(seen, timeout=30, what="a 'sleep 90' process on worker2")
+    assert thread.is_alive() and not box  # seen running while its caller still waits
+    assert not sleeping("worker1")  # ps reads its own node only: the command is worker2's
 
 
 def test_three_nodes_are_ready(sandbox):

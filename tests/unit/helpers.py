@@ -3,16 +3,21 @@ address, and waiting for Socket.IO events. (Fixtures live in conftest.py; these 
 functions, imported by the tests that use them.)"""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from labapp import create_app
 from labapp.config import Settings
+from labapp.lesson.catalog import Catalog, load_catalog
 from labapp.web.events import socketio
 
 from .fakes import FactoryBackend, FakeEngine, FakeSandbox, network, ok
 
-LESSON = "overlay-attachable"
+# The unit tests' own lesson (en and ko), not a shipped one: the shipped lessons change with
+# the lesson work, these only with the tests. Steps: swarm, overlay, service, bridge-ping.
+FIXTURE_LESSONS = os.path.join(os.path.dirname(__file__), "fixtures", "lessons", "web")
+LESSON = "fixture-overlay"
 TOKEN = "s3cret-trainer-token"
 KERNEL = {"ipvs": False, "esp": False, "vxlan": True}
 
@@ -25,10 +30,18 @@ def settings_for(tmp_path, **config) -> Settings:
     return Settings(**{"data_dir": str(tmp_path), "secret_key": "test", "trainer_token": TOKEN, **fields})
 
 
+def fixture_catalog() -> Catalog:
+    """The catalog of the unit tests' own lessons (FIXTURE_LESSONS); it must lint clean."""
+    catalog = load_catalog([FIXTURE_LESSONS])
+    assert not catalog.problems, catalog.problems
+    return catalog
+
+
 def make_app(tmp_path, gate=None, factory=None, lessons=None, **config):
     """The app over fake sandboxes (FACTORY, or one whose 'docker node ls' waits for GATE, a
     threading.Event), with the probe's answer KERNEL and no capacity limit unless CONFIG
-    sets max_sandboxes. LESSONS: a Catalog to serve instead of the shipped lessons."""
+    sets max_sandboxes. LESSONS: the Catalog to serve (default: the fixture lessons, never
+    the shipped ones)."""
     engine = FakeEngine(networks=[network("ingress")])
 
     def slow(node, line):
@@ -42,7 +55,8 @@ def make_app(tmp_path, gate=None, factory=None, lessons=None, **config):
     from labapp.services import build_services
 
     services = build_services(settings_for(tmp_path, **config), backend=FactoryBackend(factory or default),
-                              kernel=KERNEL, capacity=None, catalog=lessons)
+                              kernel=KERNEL, capacity=None,
+                              catalog=lessons if lessons is not None else fixture_catalog())
     return create_app(services=services, testing=True)
 
 

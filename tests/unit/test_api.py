@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from .helpers import TOKEN
+from .helpers import LESSON, TOKEN
 
 
 @pytest.fixture
@@ -13,8 +13,8 @@ def http(app):
 
 def test_lessons_and_a_lesson_for_this_host(http):
     listed = http.get("/api/lessons").get_json()["lessons"]
-    assert {"overlay-attachable", "endpoint-modes", "challenge-connect"} <= {l["slug"] for l in listed}
-    lesson = http.get("/api/lessons/overlay-attachable?lang=ko").get_json()
+    assert [l["slug"] for l in listed] == [LESSON]  # the fixture catalog, not the shipped lessons
+    lesson = http.get(f"/api/lessons/{LESSON}?lang=ko").get_json()
     assert lesson["language"] == "ko" and lesson["nodes"] == ["manager1", "worker1", "worker2"]
     service = next(s for s in lesson["steps"] if s["id"] == "service")
     assert [b["applies"] for b in service["blocks"]] == [False, True]  # no IPVS here
@@ -22,25 +22,25 @@ def test_lessons_and_a_lesson_for_this_host(http):
 
 def test_a_learner_works_a_step_through_the_api(http):
     assert http.get("/api/sandbox").get_json()["state"] == "none"
-    started = http.post("/api/lessons/overlay-attachable/sandbox", json={})
+    started = http.post(f"/api/lessons/{LESSON}/sandbox", json={})
     assert started.status_code == 200 and started.get_json()["state"] == "ready"
-    before = http.post("/api/lessons/overlay-attachable/steps/overlay/check", json={}).get_json()
+    before = http.post(f"/api/lessons/{LESSON}/steps/overlay/check", json={}).get_json()
     assert before["passed"] is False
-    ran = http.post("/api/lessons/overlay-attachable/steps/overlay/run", json={"block": 0}).get_json()
+    ran = http.post(f"/api/lessons/{LESSON}/steps/overlay/run", json={"block": 0}).get_json()
     assert [r["exit_code"] for r in ran["runs"]] == [0, 0] and '"Subnet"' in ran["runs"][1]["stdout"]
-    after = http.post("/api/lessons/overlay-attachable/steps/overlay/check", json={}).get_json()
+    after = http.post(f"/api/lessons/{LESSON}/steps/overlay/check", json={}).get_json()
     assert after["passed"] is True and all({"name", "passed", "reason"} <= set(c) for c in after["checks"])
-    assert http.get("/api/lessons/overlay-attachable/progress").get_json()["steps"] == {"overlay": "passed"}
+    assert http.get(f"/api/lessons/{LESSON}/progress").get_json()["steps"] == {"overlay": "passed"}
     assert http.delete("/api/sandbox").get_json()["state"] == "none"
 
 
 @pytest.mark.parametrize("method,url,kwargs,status,message", [
     ("post", "/api/lessons/nope/sandbox", {"json": {}}, 404, "there is no lesson 'nope'"),
-    ("post", "/api/lessons/overlay-attachable/steps/overlay/run", {"json": {"block": 0}}, 409, "open the lesson"),
-    ("post", "/api/lessons/overlay-attachable/steps/overlay/run", {"json": {}}, 400, "give the command block"),
-    ("post", "/api/lessons/overlay-attachable/steps/overlay/check", {"data": "x"}, 415, "send a JSON body"),
-    ("post", "/api/lessons/overlay-attachable/console", {"json": [1]}, 400, "must be a JSON object"),
-    ("post", "/api/lessons/overlay-attachable/sandbox", {"json": {}, "headers": {"Origin": "http://evil.example"}},
+    ("post", f"/api/lessons/{LESSON}/steps/overlay/run", {"json": {"block": 0}}, 409, "open the lesson"),
+    ("post", f"/api/lessons/{LESSON}/steps/overlay/run", {"json": {}}, 400, "give the command block"),
+    ("post", f"/api/lessons/{LESSON}/steps/overlay/check", {"data": "x"}, 415, "send a JSON body"),
+    ("post", f"/api/lessons/{LESSON}/console", {"json": [1]}, 400, "must be a JSON object"),
+    ("post", f"/api/lessons/{LESSON}/sandbox", {"json": {}, "headers": {"Origin": "http://evil.example"}},
      403, "are not accepted here"),
     ("get", "/api/nothing-here", {}, 404, "not found"),
 ])
@@ -51,28 +51,28 @@ def test_errors_are_json_with_a_reason(http, method, url, kwargs, status, messag
 
 
 def test_unknown_step_and_refused_console_line(http):
-    http.post("/api/lessons/overlay-attachable/sandbox", json={})
-    missing = http.post("/api/lessons/overlay-attachable/steps/nope/check", json={})
+    http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    missing = http.post(f"/api/lessons/{LESSON}/steps/nope/check", json={})
     assert missing.status_code == 404 and "has no step 'nope'" in missing.get_json()["error"]
-    refused = http.post("/api/lessons/overlay-attachable/console", json={"node": "manager1", "line": "rm -rf /"})
+    refused = http.post(f"/api/lessons/{LESSON}/console", json={"node": "manager1", "line": "rm -rf /"})
     assert refused.status_code == 422 and "'rm' cannot run on a node" in refused.get_json()["error"]
-    ran = http.post("/api/lessons/overlay-attachable/console", json={"node": "manager1", "line": "docker node ls"})
+    ran = http.post(f"/api/lessons/{LESSON}/console", json={"node": "manager1", "line": "docker node ls"})
     assert ran.status_code == 200 and "manager1 Ready" in ran.get_json()["stdout"]
-    attach = http.post("/api/lessons/overlay-attachable/console", json={"node": "worker1", "line": "docker attach a1"})
+    attach = http.post(f"/api/lessons/{LESSON}/console", json={"node": "worker1", "line": "docker attach a1"})
     assert attach.status_code == 422 and "needs a terminal: type it in the lesson page's console" in attach.get_json()["error"]
 
 
 def test_the_lab_full_and_rate_limit_answers(app, http):
     admission = app.extensions["labapp"].services.admission
     admission.max_sandboxes = 1
-    assert http.post("/api/lessons/overlay-attachable/sandbox", json={}).status_code == 200
+    assert http.post(f"/api/lessons/{LESSON}/sandbox", json={}).status_code == 200
     other = app.test_client()
-    full = other.post("/api/lessons/overlay-attachable/sandbox", json={})
+    full = other.post(f"/api/lessons/{LESSON}/sandbox", json={})
     assert full.status_code == 503 and "the lab is full, try again in" in full.get_json()["error"]
     assert int(full.headers["Retry-After"]) > 0
     admission.max_sandboxes, admission.creates_per_hour = 0, 1
     http.delete("/api/sandbox")
-    again = http.post("/api/lessons/overlay-attachable/sandbox", json={})
+    again = http.post(f"/api/lessons/{LESSON}/sandbox", json={})
     assert again.status_code == 429 and "the most allowed" in again.get_json()["error"]
 
 
@@ -93,7 +93,7 @@ def test_openapi_describes_every_api_route(app, http):
     (b"\xff\xfe{}", 400, "must be a JSON object"),
 ])
 def test_bodies_a_browser_would_never_send_are_a_4xx_with_a_reason(http, raw, status, words):
-    answer = http.post("/api/lessons/overlay-attachable/console", data=raw, content_type="application/json")
+    answer = http.post(f"/api/lessons/{LESSON}/console", data=raw, content_type="application/json")
     assert answer.status_code == status and words in answer.get_json()["error"]
 
 
@@ -106,7 +106,7 @@ def test_a_method_the_api_does_not_take_is_a_json_405_with_allow(http):
 def test_a_workshop_start_beyond_a_year_is_refused_not_a_crash(app):
     trainer = app.test_client()
     answer = trainer.post("/api/workshops", headers={"Authorization": "Bearer " + TOKEN},
-                          json={"title": "T", "lessons": ["overlay-attachable"], "capacity": 1, "starts": 1e300})
+                          json={"title": "T", "lessons": [LESSON], "capacity": 1, "starts": 1e300})
     assert answer.status_code == 400 and "at most a year from now" in answer.get_json()["error"]
 
 
@@ -118,4 +118,4 @@ def test_openapi_lists_the_statuses_the_limits_answer(http):
         answers = paths[path][method]["responses"]
         assert "429" in answers and "Retry-After" in answers["429"]["headers"], path
     slug = paths["/api/lessons/{slug}"]["parameters"][0]["schema"]
-    assert "overlay-attachable" in slug["enum"]
+    assert LESSON in slug["enum"]

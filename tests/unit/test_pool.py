@@ -1,15 +1,12 @@
 """The warm pool's rules over a fake backend (the real engine's pool is an integration test)."""
-import threading
-import time
-
-from labapp.lesson.catalog import load_catalog
 from labapp.pool import WarmPool
 
 from .fakes import FactoryBackend, FakeSandbox
+from .helpers import LESSON, fixture_catalog, until
 
 
 def _lesson():
-    return load_catalog().get("overlay-attachable", "en")
+    return fixture_catalog().get(LESSON, "en")  # 3 nodes, 1 manager: shape "3x1"
 
 
 def _backend():
@@ -24,11 +21,15 @@ def _backend():
     return FactoryBackend(factory), made
 
 
-def _wait(condition, timeout=5):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+class _Asked:
+    """A pool question (busy() or room()) that answers VALUE and counts how often it was asked."""
+
+    def __init__(self, value):
+        self.value, self.times = value, 0
+
+    def __call__(self):
+        self.times += 1
+        return self.value
 
 
 def test_the_pool_fills_to_its_target_gives_out_and_refills():
@@ -42,28 +43,39 @@ def test_the_pool_fills_to_its_target_gives_out_and_refills():
         assert pool.wait_filled(5) and pool.status()["shapes"]["3x1"] == {"ready": 3, "target": 3, "filling": False}
         taken = pool.take(lesson)
         assert taken is made[0]
-        _wait(lambda: pool.status()["shapes"]["3x1"]["ready"] == 3)  # refilled
+        until(lambda: pool.status()["shapes"]["3x1"]["ready"] == 3)  # refilled
+        assert len(made) == 4
         pool.release("w1")
-        _wait(lambda: pool.status()["shapes"]["3x1"]["ready"] == 1)  # extras destroyed
-        assert sum(1 for b in made if b.destroyed) == 2
+        until(lambda: pool.status()["shapes"]["3x1"]["ready"] == 1)
+        # The extras leave the pool first and are destroyed just after, outside its lock.
+        until(lambda: sum(1 for b in made if b.destroyed) == 2)
+        assert not taken.destroyed  # a learner's now: never the pool's to destroy
     finally:
         pool.stop()
     assert all(b.destroyed for b in made if b is not taken)
 
 
 def test_the_pool_waits_while_learners_start_and_when_the_host_is_full():
+    """The filler asks busy() first and room() next; each wait is proven by the filler coming
+    back to ask again (a full pass of its loop) without having made anything."""
     backend, made = _backend()
-    busy, room = threading.Event(), {"n": 0}
-    busy.set()
-    pool = WarmPool(backend, {"3x1": _lesson()}, standing_size=2, room=lambda: room["n"], busy=busy.is_set)
+    busy, room = _Asked(True), _Asked(5)
+    pool = WarmPool(backend, {"3x1": _lesson()}, standing_size=2, room=room, busy=busy)
     pool.start()
     try:
-        time.sleep(0.3)
-        assert made == []  # a learner's sandbox is starting and there is no room
-        busy.clear()
-        time.sleep(0.3)
-        assert made == []  # still no room
-        room["n"] = 5
+        until(lambda: busy.times >= 1)
+        pool.release("nobody")  # wakes the filler: it looks again now, not in 2 s
+        until(lambda: busy.times >= 2)
+        assert made == []  # a learner's sandbox is starting: no pool sandbox, though there is room
+        room.value = 0  # no room first, then nobody busy: never a moment with both free
+        busy.value = False
+        pool.release("nobody")
+        until(lambda: room.times >= 1)
+        pool.release("nobody")
+        until(lambda: room.times >= 2)
+        assert made == []  # nobody is starting, but there is no room
+        room.value = 5
+        pool.release("nobody")
         assert pool.wait_filled(8)
         assert len(made) == 2
     finally:

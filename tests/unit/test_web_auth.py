@@ -9,7 +9,7 @@ from labapp.web.events import socketio
 from labapp.web.guard import Throttle
 from limits.storage import MemoryStorage
 
-from .helpers import TOKEN, client_at, make_app
+from .helpers import LESSON, TOKEN, client_at, make_app
 
 WORKSHOPS = "/api/workshops"
 
@@ -138,7 +138,7 @@ def test_any_form_token_and_csrf_value_gets_an_answer(app, field):
 
 def test_wrong_join_codes_back_off_and_a_good_join_clears_them(app):
     made = app.test_client().post(WORKSHOPS, headers=bearer(TOKEN), json={
-        "title": "Room", "lessons": ["overlay-attachable"], "capacity": 5}).get_json()
+        "title": "Room", "lessons": [LESSON], "capacity": 5}).get_json()
     http = app.test_client()
     codes = ["WRONG1", "WRONG2", "1", "ÀÀÀÀÀÀ"]
     answers = [http.post("/api/join", json={"code": c, "name": "Ann"}) for c in codes]
@@ -203,7 +203,7 @@ def test_status_tells_anyone_only_whether_the_lab_can_serve(tmp_path, engine_det
     assert answer == {"serving": True, "engine": "up", "images": "present", "capacity": 2, "free": 2,
                       "reason": None}
     for n in range(2):
-        client_at(app, f"10.5.5.{n}").post("/api/lessons/overlay-attachable/sandbox", json={})
+        client_at(app, f"10.5.5.{n}").post(f"/api/lessons/{LESSON}/sandbox", json={})
     full = app.test_client().get("/api/status").get_json()
     assert full["serving"] is False and full["free"] == 0 and full["reason"] == "the lab is full"
 
