@@ -5,6 +5,8 @@ import codecs
 import struct
 from dataclasses import dataclass
 
+from .dockerwire import start_hijacked
+
 STDOUT, STDERR = 1, 2
 _NAMES = {STDOUT: "stdout", STDERR: "stderr"}
 _HEADER = struct.Struct(">BxxxL")
@@ -100,17 +102,10 @@ def start_exec(api, exec_id: str, tty: bool = False):
     The reader is the connection's buffered reader, not its raw socket: bytes that arrived
     with the HTTP headers wait there. The socket (for writing stdin) reads without a
     timeout: a command may run for minutes, and the caller's own deadline decides when
-    it ends, not docker-py's 60 s socket timeout.
+    it ends, not docker-py's 60 s socket timeout. (How, and why not docker-py's
+    exec_start(socket=True): dockerwire.py.)
     """
-    response = api._post_json(api._url("/exec/{0}/start", exec_id),
-                              headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-                              data={"Tty": tty, "Detach": False}, stream=True, timeout=None)
-    api._raise_for_status(response)
-    reader = response.raw._fp.fp
-    sock = getattr(reader.raw, "_sock", None)
-    if sock is not None:
-        sock.settimeout(None)
-    return response, reader, sock
+    return start_hijacked(api, f"/exec/{exec_id}/start", {"Tty": tty, "Detach": False})
 
 
 def frame(stream: int, payload: bytes) -> bytes:

@@ -453,11 +453,11 @@ def _lesson_bundle(client, settings: Settings) -> bytes:
     """One `docker save` of every lesson image (so a shared layer is loaded once), with the
     tags rewritten to the article's names (`alpine:latest`), so the node's `docker images`
     shows exactly those. The node loads it at start (/opt/labapp/images/lesson-images.tar)."""
+    from .dockerwire import stream_get  # docker-py's get_image saves one image; this saves several
+
     refs = lesson_image_refs(settings)
-    api = client.api
-    response = api._get(api._url("/images/get"), params={"names": list(refs.values())}, stream=True)
-    api._raise_for_status(response)
-    saved = b"".join(response.iter_content(1 << 16))
+    with stream_get(client.api, "/images/get", {"names": list(refs.values())}) as response:
+        saved = b"".join(response.iter_content(1 << 16))
     return retag_saved_image(saved, {ref: f"{name}:latest" for name, ref in refs.items()})
 
 

@@ -4,6 +4,8 @@ A node's dockerd listens on its unix socket only. To read its state with the doc
 each HTTP connection is an exec of `docker system dial-stdio` in the node: the request
 bytes go to the exec's stdin, the response comes back in the exec's stdout frames. It
 works wherever the host engine is (local socket or DOCKER_HOST), and opens no port.
+Only requests' and urllib3's documented extension points are used here (the shape they
+must keep is checked by dockerwire.shape_problems()).
 """
 from __future__ import annotations
 
@@ -80,8 +82,10 @@ class _RawReader(io.RawIOBase):
 
 
 class _NodeConnection(urllib3.connection.HTTPConnection):
-    def __init__(self, host_api, container, timeout):
-        super().__init__("localhost", timeout=timeout)
+    """An HTTP connection whose socket is a DialStdioSocket into the node's engine."""
+
+    def __init__(self, host, port=None, *, host_api, container, **kwargs):
+        super().__init__(host, port, **kwargs)
         self._host_api = host_api
         self._container = container
 
@@ -95,22 +99,15 @@ class _NodeConnection(urllib3.connection.HTTPConnection):
 
 
 class _NodePool(urllib3.connectionpool.HTTPConnectionPool):
-    def __init__(self, host_api, container, timeout, maxsize):
-        super().__init__("localhost", timeout=timeout, maxsize=maxsize)
-        self._host_api = host_api
-        self._container = container
+    """urllib3 makes each new connection as ConnectionCls(host, port, timeout, **conn_kw)."""
 
-    def _new_conn(self):
-        return _NodeConnection(self._host_api, self._container, self.timeout)
+    ConnectionCls = _NodeConnection
 
 
 class _NodeAdapter(requests.adapters.HTTPAdapter):
     def __init__(self, host_api, container, timeout):
-        self._pool = _NodePool(host_api, container, timeout, maxsize=4)
+        self._pool = _NodePool("localhost", timeout=timeout, maxsize=4, host_api=host_api, container=container)
         super().__init__()
-
-    def get_connection(self, url, proxies=None):
-        return self._pool
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         return self._pool
