@@ -20,6 +20,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from labapp import filters as F  # noqa: E402
+from labapp.filters import sandbox as S  # noqa: E402
+from labapp.filters.jail import jqrun  # noqa: E402
 
 HOST_ENV = {"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}
 
@@ -139,15 +141,15 @@ def jq_job(text: str, program: str) -> dict:
 
 
 def fork_server(job: dict) -> dict:
-    return F._sandbox().run(job, F.JQ_SECONDS)
+    return S.server().run(job, F.JQ_SECONDS)
 
 
 def per_call_process(job: dict) -> tuple[dict, int]:
     """Start the sandbox server for this call only (interpreter + libjq load), run one job."""
     jq_dir = os.path.dirname(importlib.util.find_spec("jq").origin)
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    user = "%d:%d" % F._nobody() if os.geteuid() == 0 else "-"
-    proc = subprocess.Popen([sys.executable, "-I", "-S", "-B", F.__file__, "--sandbox-server", jq_dir, user],
+    user = "%d:%d" % S.nobody() if os.geteuid() == 0 else "-"
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-B", S.PROGRAM, "--sandbox-server", jq_dir, user],
                             stdin=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={}, cwd="/")
     child.close()
     parent.recv(65536)
@@ -155,7 +157,7 @@ def per_call_process(job: dict) -> tuple[dict, int]:
     socket.send_fds(parent, [json.dumps({"seconds": 3, "cpu": 3, "memory": F.JQ_MEMORY}).encode()],
                     [theirs.fileno()])
     theirs.close()
-    reply = F._Sandbox.exchange(mine, job, 3, F.JQ_MEMORY, last=True)
+    reply = S.ForkServer.exchange(mine, job, 3, F.JQ_MEMORY, last=True)
     mine.close()
     parent.close()
     _, _, usage = os.wait4(proc.pid, 0)
@@ -175,7 +177,7 @@ while True:
     if len(head) < 4:
         break
     job = json.loads(inp.read(struct.unpack(">I", head)[0]))
-    data = json.dumps(mod._jq_job(job)).encode()
+    data = json.dumps(mod.answer(job)).encode()
     out.write(struct.pack(">I", len(data)) + data); out.flush()
 """
 
@@ -185,7 +187,7 @@ class Persistent:
 
     def __init__(self) -> None:
         jq_dir = os.path.dirname(importlib.util.find_spec("jq").origin)
-        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", PERSISTENT, jq_dir, F.__file__],
+        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", PERSISTENT, jq_dir, jqrun.__file__],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={}, cwd="/")
 
     def __call__(self, job: dict) -> dict:
@@ -223,7 +225,7 @@ def bench_isolation(repeats: int) -> None:
             rows = []
             fs = [timed(lambda: fork_server(jq_job(t, program)), repeats) for t in (small, big)]
             child_rss = fork_server(jq_job(big, program)).get("maxrss_kib", 0)
-            server_rss = rss_kib(F._sandbox()._proc.pid)
+            server_rss = rss_kib(S.server()._proc.pid)
             rows.append(("fork server (the app's design)", fs,
                          f"server {server_rss / 1024:.0f} resident; a child peaks at {child_rss / 1024:.0f} "
                          "(pages shared with the server)"))

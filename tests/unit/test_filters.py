@@ -14,7 +14,7 @@ import time
 import pytest
 
 from labapp import filters as F
-from labapp.filters import FilterError, Pipeline, parse
+from labapp.filters import FilterError, Pipeline, jqlex, parse, posixre, sandbox
 
 ENV = {"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}
 
@@ -154,7 +154,7 @@ def test_grep_random_patterns_match_gnu():
     tried = 0
     while tried < 40:
         pattern = gen()
-        if __import__("re").fullmatch(F._translate(pattern, True, 0)[0], ""):
+        if __import__("re").fullmatch(posixre.translate(pattern, True, 0)[0], ""):
             continue   # a pattern that matches nothing: GNU's handling of empty -o matches is its own
         tried += 1
         for options in (["-E"], ["-Eo"], ["-Eow"], ["-Ew"], ["-Ecv"], ["-Ex"], ["-Eon"], ["-Eoi"]):
@@ -515,7 +515,7 @@ def test_jq_reserved_variables_are_the_only_globals():
         except ValueError:
             pass
     for name in defined:
-        assert name in F._JQ_RESERVED_VARS or name.startswith("__"), name
+        assert name in jqlex.JQ_RESERVED_VARS or name.startswith("__"), name
 
 
 # ---------------------------------------------------------------------------------------
@@ -525,7 +525,7 @@ def raw_jq(program, text="null", **opts):
     base = {"raw": False, "join": False, "ascii": False, "compact": False, "sort": False, "mono": False,
             "null": False, "slurp": False, "rawin": False, "exit": False, "indent": 0}
     base.update(opts)
-    return F._sandbox().run({"op": "jq", "program": program, "named": {}, "opts": base, "text": text,
+    return sandbox.server().run({"op": "jq", "program": program, "named": {}, "opts": base, "text": text,
                              "cap": F.MAX_OUTPUT, "seconds": 3}, 3.0)
 
 
@@ -717,11 +717,11 @@ def test_grep_longest_match_on_a_long_line_is_bounded():
 
 def test_sandbox_comes_back_after_its_server_dies():
     assert run(["jq", "-c", "."], "[1]") == "[1]\n"
-    server = F._sandbox()._proc
+    server = sandbox.server()._proc
     server.kill()
     server.wait()
     assert run(["jq", "-c", "."], "[2]") == "[2]\n"
-    assert F._sandbox()._proc.pid != server.pid
+    assert sandbox.server()._proc.pid != server.pid
 
 
 def test_a_grep_keeps_one_child_for_all_its_batches():

@@ -1,0 +1,286 @@
+"""The app's side of the filters' sandbox: it starts the fork server (jail/server.py) once
+per app process and restarts it when it dies, hands it jobs within a few slots, keeps one
+child per grep, and says in the learner's words why a job did not finish."""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from ..i18n import N_, Message, msg, said
+from .base import JQ_MEMORY, Filter
+from .jail import frames
+
+PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail", "server.py")
+
+# Why a sandbox child could not answer, by the key it replies (jail/server.py), and the
+# parameters that come with it.
+_FAILURES = {
+    "memory": N_("stopped: it needed more than {mib} MiB of memory"),
+    "batch-memory": N_("stopped: it needed more memory than it may use"),
+    "nested": N_("stopped: the data is nested too deeply"),
+    "error": N_("failed: {error}"),
+    "job": N_("unknown job {job}"),
+}
+
+
+class JobFailed(Exception):
+    """A sandbox job that did not finish; the message (a Message) is for the learner."""
+
+
+def nonsense() -> Message:
+    return msg("stopped: the sandbox replied nonsense")
+
+
+def _failure(reply: dict) -> Message:
+    """What a child's failure REPLY says; the reply comes from a process that ran learner
+    input, so only the keys above are believed."""
+    template = _FAILURES.get(reply["failed"]) if isinstance(reply["failed"], str) else None
+    if template is None:
+        return nonsense()
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return msg(template, **{name: str(reply.get(name, ""))[:500] for name in names})
+
+
+class ForkServer:
+    """The fork server (started lazily, restarted when it dies) and the jobs sent to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+        self._proc: subprocess.Popen | None = None
+        self._ctrl: socket.socket | None = None
+        self._dir: str | None = None
+        self._owner = 0
+        self.info: dict = {}
+
+    def _start(self) -> socket.socket:
+        import importlib.util
+        spec = importlib.util.find_spec("jq")
+        if spec is None or not spec.origin:
+            raise JobFailed(msg("cannot run: the jq package is not installed"))
+        jq_dir = os.path.dirname(spec.origin)
+        # Started as the app's user (it must read Python and libjq); when that is root, the
+        # server drops to nobody itself once everything is loaded, before any job.
+        user = "%d:%d" % nobody() if os.geteuid() == 0 else "-"
+        workdir = tempfile.mkdtemp(prefix="labapp-filters-")
+        os.chmod(workdir, 0o555)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", PROGRAM, "--sandbox-server", jq_dir, user],
+                stdin=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={},
+                cwd=workdir, close_fds=True, start_new_session=True)
+        except OSError as exc:
+            parent.close()
+            os.rmdir(workdir)
+            raise JobFailed(msg("cannot run: {error}", error=str(exc))) from None
+        finally:
+            child.close()
+        parent.settimeout(15)
+        try:
+            hello = json.loads(parent.recv(65536) or b"null")
+        except (OSError, ValueError):
+            hello = None
+        if not isinstance(hello, dict):
+            parent.close()
+            proc.kill()
+            proc.wait()
+            os.rmdir(workdir)
+            raise JobFailed(msg("cannot run: the sandbox did not start"))
+        parent.settimeout(None)
+        self._proc, self._ctrl, self._dir, self._owner = proc, parent, workdir, os.getpid()
+        self.info = hello
+        return parent
+
+    def _ensure(self) -> socket.socket:
+        with self._lock:
+            if self._ctrl is None or self._owner != os.getpid() or self._proc.poll() is not None:
+                self._stop_locked()
+                self._start()
+            return self._ctrl
+
+    def _stop_locked(self) -> None:
+        """Stop the server (it exits when its socket closes); a forked app only drops its copy."""
+        mine = self._owner == os.getpid()
+        if self._ctrl is not None:
+            self._ctrl.close()
+        if self._proc is not None and mine:
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._dir and mine:
+            try:
+                os.rmdir(self._dir)
+            except OSError:
+                pass
+        self._proc = self._ctrl = self._dir = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_locked()
+
+    @contextlib.contextmanager
+    def slot(self, seconds: float):
+        """One of the few jobs that may compute at once (the host has few cores)."""
+        if not self._slots.acquire(timeout=seconds * 3):
+            raise JobFailed(msg("stopped: the server is busy with other filters; try again"))
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def connect(self, limits: dict) -> socket.socket:
+        """A socket to a fresh child of the fork server, which applies LIMITS to itself."""
+        data = json.dumps(limits).encode()
+        for attempt in range(2):
+            ctrl = self._ensure()
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                with self._lock:
+                    socket.send_fds(ctrl, [data], [theirs.fileno()])
+            except OSError:
+                mine.close()
+                self.stop()
+                if attempt:
+                    raise JobFailed(_unavailable()) from None
+                continue
+            finally:
+                theirs.close()
+            return mine
+        raise JobFailed(_unavailable())
+
+    @staticmethod
+    def exchange(sock: socket.socket, job: dict, seconds: float, memory: int, last: bool) -> dict:
+        """Send JOB, read the reply; a child that dies or overruns becomes JobFailed."""
+        start = time.monotonic()
+        sock.settimeout(seconds + 2)
+        try:
+            frames.send(sock, job)
+            if last:
+                sock.shutdown(socket.SHUT_WR)
+            reply = frames.receive(sock)
+        except (EOFError, OSError, ValueError, RecursionError):
+            if time.monotonic() - start >= seconds * 0.9:
+                raise JobFailed(msg("stopped: it ran longer than {seconds} s", seconds=format(seconds, "g"))) from None
+            raise JobFailed(msg("stopped: it needed more than {mib} MiB of memory, more CPU time than it may use, "
+                                "or failed", mib=memory >> 20)) from None
+        if not isinstance(reply, dict):
+            raise JobFailed(nonsense())
+        if reply.get("failed"):
+            raise JobFailed(_failure(reply))
+        return reply
+
+    def run(self, job: dict, seconds: float, memory: int = JQ_MEMORY) -> dict:
+        """Run JOB in a fresh child with SECONDS of wall clock and CPU; its reply, or JobFailed."""
+        with self.slot(seconds):
+            sock = self.connect({"seconds": seconds, "cpu": seconds, "memory": memory})
+            try:
+                return self.exchange(sock, job, seconds, memory, last=True)
+            finally:
+                sock.close()
+
+
+def _unavailable() -> Message:
+    return msg("cannot run: the sandbox is not available")
+
+
+class Session:
+    """One sandbox child kept for one filter: it prepares once (compiles a pattern) and then
+    answers batch after batch, within SECONDS of wall clock per batch and BUDGET of CPU in all."""
+
+    IDLE = 300  # seconds a child waits for the next batch before it exits
+
+    def __init__(self, header: dict, seconds: float, budget: float, memory: int = 128 << 20):
+        self.header, self.seconds, self.budget, self.memory = header, seconds, budget, memory
+        self.sock: socket.socket | None = None
+        self.last_used = 0.0
+
+    def call(self, job: dict) -> dict:
+        sandbox = server()
+        with sandbox.slot(self.seconds):
+            for attempt in range(2):
+                fresh = self.sock is None
+                if fresh:
+                    self.sock = sandbox.connect({"seconds": self.seconds, "cpu": self.budget,
+                                                 "memory": self.memory, "idle": self.IDLE})
+                idle = time.monotonic() - self.last_used
+                try:
+                    if fresh:
+                        frames.send(self.sock, self.header)
+                    reply = sandbox.exchange(self.sock, job, self.seconds, self.memory, last=False)
+                    self.last_used = time.monotonic()
+                    return reply
+                except JobFailed:
+                    self.close()
+                    if fresh or attempt or idle < self.IDLE - 5:
+                        raise
+                except OSError:
+                    self.close()
+                    if attempt:
+                        raise JobFailed(_gone()) from None
+        raise JobFailed(_gone())
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def _gone() -> Message:
+    return msg("stopped: the sandbox went away")
+
+
+def answer(owner: Filter, job: dict, seconds: float, status: int, sound) -> dict | None:
+    """The sandbox's reply to OWNER's JOB, or None when the job failed or its reply is not
+    SOUND (a check of its shape): then OWNER notes why and takes the exit STATUS."""
+    try:
+        got = server().run(job, seconds)
+    except JobFailed as exc:
+        owner.note(said(exc))
+        owner.status = status
+        return None
+    if not sound(got):
+        owner.note(nonsense())
+        owner.status = status
+        return None
+    return got
+
+
+_SERVER = ForkServer()
+atexit.register(_SERVER.stop)
+
+
+def server() -> ForkServer:
+    """This process's fork server."""
+    return _SERVER
+
+
+def nobody() -> tuple[int, int]:
+    try:
+        import pwd
+        entry = pwd.getpwnam("nobody")
+        return entry.pw_uid, entry.pw_gid
+    except (ImportError, KeyError):
+        return 65534, 65534
+
+
+def isolation() -> dict:
+    """What the sandbox holds on this host: its user, environment and which escapes failed."""
+    reply = _SERVER.run({"op": "selftest"}, 5.0)
+    return dict(_SERVER.info, **reply)
+
+
+def shutdown() -> None:
+    """Stop this process's sandbox (it starts again when a filter needs it)."""
+    _SERVER.stop()
