@@ -104,7 +104,7 @@ class Runner:
     def run_console(self, node: str, line: str, verdict, timeout: float) -> ExecResult:
         """Run a learner's console LINE on NODE, as the console policy parsed it (VERDICT):
         the docker argv as the learner (no shell), its output piped through the filters by
-        the app itself (labapp/filters.py). stderr is not filtered, as in a shell."""
+        the app itself (labapp/filters). stderr is not filtered, as in a shell."""
         from .filters import Pipeline
 
         pipeline = Pipeline(verdict.filters) if verdict.filters else None
@@ -124,7 +124,8 @@ class Runner:
         def emit(stream: str, text: str) -> None:
             if not text or room[0] <= 0:
                 return
-            text = text[:room[0]]
+            if len(text) > room[0]:
+                text = text[:room[0]]  # (a Message stays one, to be said in the page's language, unless cut)
             room[0] -= len(text)
             kept[stream].append(text)
             self.on_event({"type": "output", "step": step_id, "node": node, "stream": stream, "text": text})
@@ -147,7 +148,9 @@ class Runner:
                 emit(chunk.stream, chunk.text)
         if pipeline is not None:
             emit("stdout", pipeline.close(with_notes=False))
-            emit("stderr", "".join(note + "\n" for note in pipeline.notes))  # as a shell's filters would
+            for note in pipeline.notes:  # on stderr, one a line, as a shell's filters would print them
+                emit("stderr", note)
+                emit("stderr", "\n")
         ran = execution.result()
         if stopped == ["cut"]:
             room[0] = len(_CUT)

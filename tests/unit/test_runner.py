@@ -1,4 +1,6 @@
 """The runner on a fake sandbox: events, expected failures, conditions, both ways, timeouts."""
+import re
+
 from labapp.lesson.parser import parse_lesson
 from labapp.runner import Runner
 
@@ -128,3 +130,19 @@ def test_output_past_the_cap_stops_the_command_and_says_so():
     result = runner.run_command("s", "manager1", "flood", 30)
     assert len(result.stdout) == MAX_OUTPUT
     assert result.stderr.strip() == f"(output cut at {MAX_OUTPUT // 1024} KiB: the command was stopped)"
+
+
+def test_a_filters_note_reaches_the_page_as_a_message_said_in_its_language():
+    from labapp.console import judge
+    from labapp.i18n import Message, localized
+
+    sandbox = FakeSandbox(script=[(r"^docker ps", ok("line\n" * 250_000))])  # more than sort reads (1 MiB)
+    events = []
+    runner = Runner(sandbox, parse_lesson(LESSON, "t.en.md")[0], on_event=events.append)
+    result = runner.run_console("manager1", "docker ps | sort | head -n 1", judge("docker ps | sort | head -n 1"), 30)
+    assert result.stdout == "line\n"
+    notes = [e["text"] for e in events if e["type"] == "output" and e["stream"] == "stderr" and e["text"] != "\n"]
+    assert len(notes) == 1 and isinstance(notes[0], Message)
+    assert notes[0].startswith("(sort: ") and "1 MiB" in notes[0], notes[0]
+    korean = localized({"text": notes[0]}, "ko")["text"]
+    assert korean.startswith("(sort: ") and re.search(r"[\uac00-\ud7a3]", korean), korean
