@@ -192,9 +192,8 @@ def judge(line: str) -> Verdict:
                                   program=show(argv[0], 40), filters=", ".join(filters.NAMES)))
             try:
                 parsed.append(filters.parse(argv))
-            except filters.FilterError as exc:  # its words (a Message too, once filters.py makes them so)
-                raise Refusal(exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)) \
-                    from None
+            except filters.FilterError as exc:  # the filter's own words (a Message)
+                raise Refusal(exc.args[0]) from None
     except Refusal as refusal:
         return refuse(refusal.reason)
     return Verdict(True, "", tty, segments, call, tuple(parsed))

@@ -7,7 +7,7 @@ Each Case is (cls, line, outcome, expect):
   or changed file on the node, no bind mount of a node path, no host namespace, no new
   capability, no process left outside a container.
 - FILTER: the docker part is fine, but a filter segment would read or write files (or is
-  malformed); judge refuses it with labapp/filters.py's own FilterError reason. `expect`
+  malformed); judge refuses it with labapp/filters's own FilterError reason. `expect`
   says what the filter line would do.
 
 LEGIT lists what learners legitimately type, every docker command of lessons/*.md (both

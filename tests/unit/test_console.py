@@ -29,35 +29,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def _filters_are_the_stub() -> bool:
-    try:
-        filters.parse(["head"])
-    except filters.FilterError as exc:
-        return "not available yet" in str(exc)
-    return False
-
-
-STUB = _filters_are_the_stub()
-
-
-class _AnyFilter:
-    """Stands in for a parsed filter while labapp/filters.py is still the contract stub."""
-
-    def __init__(self, argv):
-        self.argv = tuple(argv)
-
-
-@pytest.fixture
-def any_filter(monkeypatch):
-    """The real filters once they exist; until then, filters that accept any argv."""
-    if STUB:
-        monkeypatch.setattr(console.filters, "parse", _AnyFilter)
-
-
 # --------------------------------------------------------------------------- the corpus
 
 @pytest.mark.parametrize("line", LEGIT)
-def test_legit_lines_are_allowed(line, any_filter):
+def test_legit_lines_are_allowed(line):
     verdict = judge(line)
     assert verdict.allowed, verdict.reason
     assert verdict.segments == split(line) and verdict.segments[0][0] == "docker"
@@ -66,7 +41,7 @@ def test_legit_lines_are_allowed(line, any_filter):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.cls}:{c.line[:60]!r}" for c in CASES])
-def test_attack_corpus(case, any_filter):
+def test_attack_corpus(case):
     verdict = judge(case.line)
     if case.outcome == REFUSED:
         assert not verdict.allowed, f"allowed: {verdict.segments}"
@@ -77,19 +52,16 @@ def test_attack_corpus(case, any_filter):
         assert verdict.segments == split(case.line)
     else:
         assert case.outcome == FILTER
-        if STUB:  # only the filter may refuse it: with filters that accept anything it passes
-            assert verdict.allowed, verdict.reason
-        else:
-            assert not verdict.allowed
-            expected = None
-            for argv in split(case.line)[1:]:
-                try:
-                    filters.parse(argv)
-                except filters.FilterError as exc:
-                    expected = str(exc)
-                    break
-            assert expected is not None, f"labapp/filters.py accepts {case.line!r}: {case.expect}"
-            assert verdict.reason == expected
+        assert not verdict.allowed
+        expected = None
+        for argv in split(case.line)[1:]:
+            try:
+                filters.parse(argv)
+            except filters.FilterError as exc:
+                expected = str(exc)
+                break
+        assert expected is not None, f"labapp/filters accepts {case.line!r}: {case.expect}"
+        assert verdict.reason == expected
 
 
 def test_the_corpus_covers_every_class():
@@ -121,7 +93,7 @@ def _lesson_commands():
     return out
 
 
-def test_every_lesson_command_is_allowed_or_is_a_step_command(any_filter):
+def test_every_lesson_command_is_allowed_or_is_a_step_command():
     commands = _lesson_commands()
     assert len(commands) > 50
     for name, text in commands:
@@ -134,8 +106,6 @@ def test_every_lesson_command_is_allowed_or_is_a_step_command(any_filter):
 
 
 def test_legit_lines_with_the_real_filters():
-    if STUB:
-        pytest.xfail("labapp/filters.py is still the contract stub")
     refused = [(line, judge(line).reason) for line in LEGIT if not judge(line).allowed]
     assert refused == []
 
@@ -368,12 +338,14 @@ def test_interactive_lines_are_flagged_for_a_tty(line, tty):
     assert verdict.interactive is tty
 
 
-def test_the_verdict_carries_what_runs(any_filter):
+def test_the_verdict_carries_what_runs():
     verdict = judge("docker network inspect n | jq '.[0] | { IPAM }' | head -n 3")
     assert verdict.segments == (("docker", "network", "inspect", "n"), ("jq", ".[0] | { IPAM }"), ("head", "-n", "3"))
     assert verdict.docker.path == "network inspect" and verdict.docker.operands == ("n",)
-    assert [f.argv if STUB else f for f in verdict.filters] == \
-        ([("jq", ".[0] | { IPAM }"), ("head", "-n", "3")] if STUB else list(verdict.filters))
+    jq, head = verdict.filters  # the parsed filters, ready to run in this order
+    assert (jq.name, head.name) == ("jq", "head")
+    assert head.feed("a\nb\nc\nd\n") + head.close() == "a\nb\nc\n"
+    assert judge("docker ps | head -n 3").filters[0] is not judge("docker ps | head -n 3").filters[0]
     refused = judge("docker run --privileged alpine")
     assert (refused.allowed, refused.segments, refused.docker, refused.filters) == (False, (), None, ())
 
