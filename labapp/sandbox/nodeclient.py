@@ -17,6 +17,7 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 import urllib3.connectionpool
+from urllib3.util.wait import wait_for_read
 
 from .execstream import STDERR, STDOUT, FrameDecoder, start_exec
 
@@ -60,6 +61,14 @@ class DialStdioSocket:
             del self._pending[:size]
             return out
 
+    def dropped(self) -> bool:
+        """Between requests: has the tunnel ended (the exec gone, the engine's end closed)?
+        As urllib3 asks of an idle socket: anything to read now means it has (EOF or bytes
+        nobody asked for)."""
+        if self.closed or self._pending:
+            return True
+        return wait_for_read(self._sock, timeout=0.0)
+
     def makefile(self, mode="rb", buffering=None, **_kwargs):
         return io.BufferedReader(_RawReader(self))
 
@@ -95,7 +104,7 @@ class _NodeConnection(urllib3.connection.HTTPConnection):
     @property
     def is_connected(self) -> bool:
         # urllib3 polls the socket's fd here; the tunnel knows from its own stream instead.
-        return self.sock is not None and not self.sock.closed
+        return self.sock is not None and not self.sock.dropped()
 
 
 class _NodePool(urllib3.connectionpool.HTTPConnectionPool):

@@ -53,6 +53,7 @@ class FakeEngine:
         self.path = path
         self.execs = {}  # id -> Cmd
         self.upgrade_asked = []
+        self.tunnels_hang_up = False  # the node's end of a tunnel closes after one answer
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(path)
         self._server.listen(16)
@@ -126,6 +127,8 @@ class FakeEngine:
                 cut = len(answer) // 2  # one answer over two frames, a stderr frame between
                 conn.sendall(frame(STDOUT, answer[:cut]) + frame(STDERR, b"dial-stdio: noise\n")
                              + frame(STDOUT, answer[cut:]))
+                if self.tunnels_hang_up:
+                    break
         conn.shutdown(socket.SHUT_RDWR)
         return True
 
@@ -205,6 +208,23 @@ def test_the_node_tunnel_speaks_http_through_dial_stdio_and_keeps_its_connection
         host.close()
     dials = [cmd for cmd in engine.execs.values() if cmd == ["docker", "system", "dial-stdio"]]
     assert len(dials) == 1  # three requests over one tunnel: the pool kept the connection
+
+
+def test_a_tunnel_that_ended_while_idle_is_not_used_again(engine):
+    """The exec behind a pooled connection may end between requests (its process killed,
+    the node's engine restarted): the next request opens a new tunnel instead of failing."""
+    engine.tunnels_hang_up = True
+    host = docker.DockerClient(base_url="unix://" + engine.path, version="1.41", timeout=5)
+    node = node_client(host, "node1", timeout=5)
+    try:
+        for _ in range(3):
+            assert node.version()["Version"] == "20.10.fake"
+            time.sleep(0.05)  # the hang-up reaches the client's socket
+    finally:
+        node.close()
+        host.close()
+    dials = [cmd for cmd in engine.execs.values() if cmd == ["docker", "system", "dial-stdio"]]
+    assert len(dials) == 3
 
 
 def test_stream_get_streams_a_save_of_several_images(engine):
