@@ -138,12 +138,7 @@ class PluginHandler(BaseHTTPRequestHandler):
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
                     return
-                while size:
-                    piece = self.rfile.read(min(size, 65536))
-                    if not piece:
-                        raise BadRequest("body cut short")
-                    size -= len(piece)
-                    yield piece
+                yield from self._exactly(size)
                 self.rfile.readline(16)
         try:
             remaining = int(self.headers.get("Content-Length") or 0)
@@ -151,11 +146,15 @@ class PluginHandler(BaseHTTPRequestHandler):
             raise BadRequest("bad Content-Length") from None
         if remaining < 0:
             raise BadRequest("bad Content-Length")
-        while remaining:
-            piece = self.rfile.read(min(remaining, 65536))
+        yield from self._exactly(remaining)
+
+    def _exactly(self, size: int):
+        """The next SIZE bytes of the request, in pieces; fewer raises BadRequest."""
+        while size:
+            piece = self.rfile.read(min(size, 65536))
             if not piece:
                 raise BadRequest("body cut short")
-            remaining -= len(piece)
+            size -= len(piece)
             yield piece
 
     def _read(self, limit: Optional[int]) -> bytes:
