@@ -37,7 +37,7 @@ class Commands:
         if not runner.applies(block.when):
             raise LabError(msg("this block is not for this lab host (see the note in the step)"))
         runs = runner.run_blocks(step, (block,))
-        seat.runs.setdefault(step_id, []).extend(runs)
+        seat.keep_runs(step_id, index, runs)
         self.metrics.steps_run.inc()
         self.events.activity(learner)
         return runs
@@ -49,7 +49,7 @@ class Commands:
         runner = self.lifecycle.runner(sandbox, lesson)
         self.lifecycle.prepare(seat, runner, step)
         seat.touch()
-        results = runner.check(step, seat.runs.get(step_id, []))
+        results = runner.check(step, seat.runs_of(step_id))
         passed = bool(results) and all(r.passed for r in results)
         self.lifecycle.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed",
                                     [r.name for r in results if not r.passed])

@@ -2,6 +2,7 @@
 last active), in one registry every part of the lab shares."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 from ..runner import CommandRun, OnEvent
 from ..sandbox.base import Sandbox
 
-OUTPUT_KEPT = 300  # pieces of output kept per learner for the trainer's read-only view
+OUTPUT_KEPT = 256 * 1024  # characters of output kept per learner for the trainer's read-only view
+RUN_KEPT = 32 * 1024  # characters of a run's stdout (and of its stderr) kept from each end for Check
 
 
 @dataclass
@@ -20,7 +22,7 @@ class Seat:
     sandbox: Sandbox | None = None
     lesson: str | None = None  # the slug the sandbox is for
     starting: bool = False
-    runs: dict[str, list[CommandRun]] = field(default_factory=dict)  # what ran in each step, for Check
+    runs: dict[str, dict[int, list[CommandRun]]] = field(default_factory=dict)  # step -> block -> its last run
     prepared: set[str] = field(default_factory=set)  # steps whose setup has run on this sandbox
     born: float = field(default_factory=time.monotonic)  # when its sandbox became ready
     active: float = field(default_factory=time.monotonic)
@@ -28,10 +30,41 @@ class Seat:
     last_verdict: dict | None = None
     lang: str = "en"  # the language of the learner's page, for what the lab tells it
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
+    output_size: int = 0  # characters in output
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def touch(self) -> None:
         self.active = time.monotonic()
+
+    def keep_runs(self, step: str, block: int, runs: list[CommandRun]) -> None:
+        """Keep the last run of each block of STEP for its Check, within RUN_KEPT a stream:
+        a learner may Run a block again and again, and what a program prints is theirs."""
+        self.runs.setdefault(step, {})[block] = [_trimmed(run) for run in runs]
+
+    def runs_of(self, step: str) -> list[CommandRun]:
+        """What the learner last ran of each block of STEP, in the blocks' order."""
+        return [run for _, runs in sorted(self.runs.get(step, {}).items()) for run in runs]
+
+    def keep_output(self, text: str) -> None:
+        """Add TEXT to the end of the output the trainer may look at (OUTPUT_KEPT at most)."""
+        self.output.append(text)
+        self.output_size += len(text)
+        while self.output_size > OUTPUT_KEPT:
+            cut = min(len(self.output[0]), self.output_size - OUTPUT_KEPT)
+            self.output_size -= cut
+            if cut == len(self.output[0]):
+                del self.output[0]
+            else:
+                self.output[0] = self.output[0][cut:]
+
+
+def _trimmed(run: CommandRun) -> CommandRun:
+    def ends(text: str) -> str:
+        if len(text) <= 2 * RUN_KEPT:
+            return text
+        return text[:RUN_KEPT] + "\n...\n" + text[-RUN_KEPT:]
+    result = dataclasses.replace(run.result, stdout=ends(run.result.stdout), stderr=ends(run.result.stderr))
+    return dataclasses.replace(run, result=result)
 
 
 class Seats:
@@ -74,11 +107,10 @@ def keeping_output(seat: Seat, on_event: OnEvent) -> OnEvent:
     """ON_EVENT, also keeping the end of the output in SEAT (the trainer may look at it)."""
     def tee(event: dict) -> None:
         if event["type"] == "command":
-            seat.output.append(f"\n[{event['node']}] $ {event['command']}\n")
+            seat.keep_output(f"\n[{event['node']}] $ {event['command']}\n")
         elif event["type"] == "output":
-            seat.output.append(event["text"])
+            seat.keep_output(event["text"])
         elif event["type"] == "exit":
-            seat.output.append(f"(exit {event['exit_code']})\n")
-        del seat.output[:-OUTPUT_KEPT]
+            seat.keep_output(f"(exit {event['exit_code']})\n")
         on_event(event)
     return tee

@@ -33,6 +33,14 @@ docker network create -d overlay one
 - network: {name: one}
 ```
 
+```hint
+A nudge.
+```
+
+```hint
+The answer.
+```
+
 ## Two {#two}
 
 ```setup manager1
@@ -45,6 +53,14 @@ docker network create -d overlay two
 
 ```check
 - network: {name: two}
+```
+
+```hint
+A nudge.
+```
+
+```hint
+The answer.
 ```
 """
 
@@ -204,3 +220,29 @@ def test_readopt_gives_back_held_sandboxes_and_destroys_orphans(world, tmp_path)
     assert fresh.lifecycle.status("ann") == {"state": "ready", "lesson": lesson.slug, "nodes": [
         {"name": "manager1", "role": "manager"}], "id": held.id}
     assert orphan.destroyed and not held.destroyed
+
+
+def test_running_a_block_again_replaces_its_run_and_what_is_kept_is_bounded(world):
+    """A learner may Run a block again and again (a red team grew the app by 125 MB in 100
+    Runs of a block whose program printed 1 MB): the last run of each block is kept for the
+    step's Check, each within RUN_KEPT characters from either end of each stream."""
+    from labapp.lab.seats import OUTPUT_KEPT, RUN_KEPT
+
+    lab, lesson, engine, boxes = world
+    lab.lifecycle.ensure("ann", lesson, lambda stage: None)
+    huge = "begin\n" + "x" * (4 * RUN_KEPT) + "\nend\n"
+    boxes[0].script.insert(0, (r"docker network create", lambda node, line: (
+        create_and(engine, line), ok(huge))[1]))
+    for _ in range(5):
+        lab.commands.run_block("ann", lesson, "one", 0, lambda e: None)
+    seat = lab.seats.get("ann")
+    runs = seat.runs_of("one")
+    assert len(runs) == 1
+    stdout = runs[0].result.stdout
+    assert stdout.startswith("begin\n") and stdout.endswith("\nend\n") and len(stdout) <= 2 * RUN_KEPT + 5
+    assert lab.commands.check("ann", lesson, "one")["passed"]
+    assert seat.output_size == sum(map(len, seat.output)) <= OUTPUT_KEPT
+
+
+def create_and(engine, line):
+    engine._networks.append(network(line.split()[-1]))
