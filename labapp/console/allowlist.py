@@ -130,12 +130,11 @@ ALLOWED: dict[str, frozenset[str]] = {key: (_words(v) if isinstance(v, str) else
     "swarm ca": "--cert-expiry --detach --help --quiet --rotate",
     "swarm init": "--advertise-addr --autolock --availability --cert-expiry --data-path-addr --data-path-port "
                   "--default-addr-pool --default-addr-pool-mask-length --dispatcher-heartbeat --force-new-cluster "
-                  "--help --listen-addr --max-snapshots --snapshot-interval --task-history-limit",
+                  "--help --listen-addr",
     "swarm join-token": "--help --quiet --rotate",
     "swarm leave": "--force --help",
     "swarm unlock-key": "--help --quiet --rotate",
-    "swarm update": "--autolock --cert-expiry --dispatcher-heartbeat --help --max-snapshots --snapshot-interval "
-                    "--task-history-limit",
+    "swarm update": "--autolock --cert-expiry --dispatcher-heartbeat --help",
     "system df": "--format --help --verbose",
     "system events": "--filter --format --help --since --until",
     "system info": _INSPECT,
@@ -214,6 +213,8 @@ REFUSED_FLAGS: dict[str, str] = {
     **{f: _READS for f in ("--env-file", "--label-file", "--external-ca", "--ca-cert", "--ca-key",
                            "--kubeconfig")},
     "--cidfile": N_("{option} writes a file on the node; the console touches no files on the node"),
+    **{f: N_("{option} changes how much of its log and history the swarm keeps on the managers' disks; "
+             "the lab keeps it fixed") for f in ("--max-snapshots", "--snapshot-interval", "--task-history-limit")},
     "--orchestrator": N_("{option} points docker at another orchestrator; the console talks to this node's "
                          "engine only"),
 }

@@ -25,6 +25,10 @@ LABEL_ADDRESS = "labapp.address"
 LABEL_SUBNET = "labapp.subnet"
 LABEL_RECIPE = "labapp.recipe"  # how the node was started (probe.RECIPES): who runs commands in it
 NAME_PREFIX = "labapp-"
+# The raft log is compacted into a snapshot every this many entries (Docker's default is
+# 10000): with the node engines' cap on what one request stores (authz RAFT_BODY), a
+# manager's log between snapshots stays a few MiB (docs/sandbox.md, "The swarm's store").
+SNAPSHOT_INTERVAL = 500
 _alloc_lock = threading.Lock()
 
 Progress = Callable[[str], None]
@@ -169,7 +173,7 @@ class SwarmSandbox(Sandbox):
         init = self._must(leader, (
             "labapp-wait-ready && "
             f"docker swarm init --advertise-addr {leader.address} --listen-addr {leader.address}:2377 "
-            "> /dev/null && docker swarm join-token -q worker && docker swarm join-token -q manager"),
+            f"--snapshot-interval {SNAPSHOT_INTERVAL} > /dev/null && docker swarm join-token -q worker && docker swarm join-token -q manager"),
             "start its engine and init the swarm")
         worker_token, manager_token = init.stdout.split()[:2]
         join = "labapp-wait-ready && docker swarm join --token {token} " + f"{leader.address}:2377"

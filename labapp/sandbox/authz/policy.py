@@ -47,6 +47,16 @@ LOG_DRIVERS = ("", "json-file", "local", "none")
 NETWORK_DRIVERS = ("", "bridge", "overlay")
 NETWORK_OPTIONS = ("encrypted",)
 TRUE_WORDS = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, true side
+# The swarm's store is written to the managers' disk (a volume with no size limit): what a
+# learner may write there is kept small. A request that changes the store carries at most
+# RAFT_BODY bytes (a service spec the CLI sends is 1-3 KiB); a service runs at most
+# MAX_REPLICAS tasks; the raft log is compacted into one snapshot every SNAPSHOT_INTERVALS
+# entries at most, old snapshots are not kept, and at most TASK_HISTORY finished tasks a slot.
+RAFT_BODY = 16 * 1024
+MAX_REPLICAS = 16
+SNAPSHOT_INTERVALS = (100, 10000)  # Docker's default is 10000; labapp's own swarm init uses 500
+MAX_SLOW_FOLLOWER_ENTRIES = 500    # Docker's default
+TASK_HISTORY = 5                   # Docker's default
 
 REFUSALS: dict[str, str] = {
     "bad-path": "This request's path is written in an unusual way (encoded slashes, dot segments, "
@@ -111,6 +121,11 @@ REFUSALS: dict[str, str] = {
                          "run its own (leave out --external-ca).",
     "secret-driver": "Secrets and configs are kept by the swarm itself here: leave out --driver and "
                      "--template-driver.",
+    "swarm-raft": "The swarm's log and snapshot settings are fixed in this lab: leave out --snapshot-interval, "
+                  "--max-snapshots and --task-history-limit.",
+    "replicas": "A service here runs at most 16 tasks: ask for fewer replicas.",  # MAX_REPLICAS
+    "too-large": "This request would store more than 16 KiB in the swarm: use shorter labels, "  # RAFT_BODY
+                 "environment values and names.",
     "bad-request": "The engine's guard could not read this request, so it was refused: try the command again.",
     "internal-error": "The engine's guard could not check this request, so it was refused: try again, "
                       "or run the command as the lesson shows it.",
@@ -359,6 +374,8 @@ NETWORK_CONNECT = Struct({"EndpointConfig": _ENDPOINT})
 _ATTACHMENT = Struct({"Target": LEAF, "DriverOpts": _MAP})
 _LOG_DRIVER = Struct({"Name": LEAF, "Options": _MAP})
 SERVICE_SPEC = Struct({
+    "Mode": Struct({"Replicated": Struct({"Replicas": LEAF}),
+                    "ReplicatedJob": Struct({"MaxConcurrent": LEAF, "TotalCompletions": LEAF})}),
     "TaskTemplate": Struct({
         "ContainerSpec": Struct({
             "Mounts": ListOf(_MOUNT), "CapabilityAdd": LEAF, "Sysctls": _MAP,
@@ -372,6 +389,8 @@ SERVICE_SPEC = Struct({
 SWARM_SPEC = Struct({
     "CAConfig": Struct({"ExternalCAs": LEAF}),
     "TaskDefaults": Struct({"LogDriver": _LOG_DRIVER}),
+    "Raft": Struct({"SnapshotInterval": LEAF, "KeepOldSnapshots": LEAF, "LogEntriesForSlowFollowers": LEAF}),
+    "Orchestration": Struct({"TaskHistoryRetentionLimit": LEAF}),
 })
 SWARM_INIT = Struct({"Spec": SWARM_SPEC})
 SECRET_SPEC = Struct({"Driver": LEAF, "Templating": LEAF})
@@ -398,17 +417,33 @@ class Context:
         self.booting = booting
         self.networks: list[str] = []
 
-    def body(self, schema: Struct) -> dict:
-        """The request's JSON body decoded with SCHEMA; refuses a missing or unreadable one."""
+    def raw_body(self) -> bytes:
+        """The request's body as sent (b'' when dockerd sent none)."""
         raw = self.request.get("RequestBody")
         if raw is None or raw == "":
-            raise Refusal("body-missing")
+            return b""
         if not isinstance(raw, str):
             raise Refusal("bad-request", "RequestBody is not base64 text")
         try:
-            data = base64.b64decode(raw, validate=True)
+            return base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             raise Refusal("bad-request", "RequestBody is not base64") from None
+
+    def body_size(self) -> int:
+        """The body's length: what dockerd forwarded, or what its Content-Length says (dockerd
+        forwards no body of 1 MiB or more, but still runs the request)."""
+        size = len(self.raw_body())
+        for name, value in (self.request.get("RequestHeaders") or {}).items():
+            if isinstance(name, str) and name.lower() == "content-length":
+                try:
+                    size = max(size, int(str(value).strip()))
+                except ValueError:
+                    raise Refusal("bad-request", "Content-Length") from None
+        return size
+
+    def body(self, schema: Struct) -> dict:
+        """The request's JSON body decoded with SCHEMA; refuses a missing or unreadable one."""
+        data = self.raw_body()
         if not data.strip():
             raise Refusal("body-missing")
         if len(data) >= MAX_BODY:
@@ -577,8 +612,32 @@ def judge_network_connect(ctx: Context) -> None:
     _judge_endpoint(body.get("EndpointConfig"), ctx)
 
 
+def _within(value: Any, most: int, least: int = 0) -> bool:
+    """VALUE is absent (None: the engine's default) or a whole JSON number in [LEAST, MOST]."""
+    if value is None:
+        return True
+    return (not isinstance(value, bool) and isinstance(value, (int, float)) and value == int(value)
+            and least <= value <= most)
+
+
+def stores(judge: Callable[[Context], None]) -> Callable[[Context], None]:
+    """JUDGE for a request that writes the swarm's store: its body is at most RAFT_BODY bytes."""
+    def _judge(ctx: Context) -> None:
+        if ctx.body_size() > RAFT_BODY:
+            raise Refusal("too-large", str(ctx.body_size()))
+        if judge is not ALLOW:
+            judge(ctx)
+    _judge.stores = judge
+    return _judge
+
+
 def judge_service(ctx: Context) -> None:
     spec = ctx.body(SERVICE_SPEC)
+    mode = spec.get("Mode") or {}
+    job = mode.get("ReplicatedJob") or {}
+    counts = ((mode.get("Replicated") or {}).get("Replicas"), job.get("MaxConcurrent"), job.get("TotalCompletions"))
+    if not all(_within(count, MAX_REPLICAS) for count in counts):
+        raise Refusal("replicas", repr(counts))
     task = spec.get("TaskTemplate") or {}
     if (_str(task.get("Runtime")) not in ("", "container") or task.get("PluginSpec") is not None
             or task.get("NetworkAttachmentSpec") is not None):
@@ -610,6 +669,13 @@ def _judge_swarm_spec(spec: Optional[dict]) -> None:
     driver = ((spec.get("TaskDefaults") or {}).get("LogDriver") or {}).get("Name")
     if _str(driver) not in LOG_DRIVERS:
         raise Refusal("log-driver")
+    raft = spec.get("Raft") or {}
+    interval = raft.get("SnapshotInterval")
+    if not (((interval == 0 and not isinstance(interval, bool)) or _within(interval, SNAPSHOT_INTERVALS[1], SNAPSHOT_INTERVALS[0]))  # 0: the default
+            and _within(raft.get("KeepOldSnapshots"), 0)
+            and _within(raft.get("LogEntriesForSlowFollowers"), MAX_SLOW_FOLLOWER_ENTRIES)
+            and _within((spec.get("Orchestration") or {}).get("TaskHistoryRetentionLimit"), TASK_HISTORY)):
+        raise Refusal("swarm-raft")
 
 
 def judge_swarm_init(ctx: Context) -> None:
@@ -693,7 +759,7 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     # networks
     ("GET", "/networks/?", ALLOW),
     ("GET", "/networks/{id}", ALLOW),
-    ("POST", "/networks/create", judge_network_create),
+    ("POST", "/networks/create", stores(judge_network_create)),
     ("POST", "/networks/prune", ALLOW),
     ("POST", "/networks/{id}/connect", judge_network_connect),
     ("POST", "/networks/{id}/disconnect", ALLOW),
@@ -706,21 +772,21 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("DELETE", "/volumes/{id}", ALLOW),
     # swarm
     ("GET", "/swarm", ALLOW), ("GET", "/swarm/unlockkey", ALLOW),
-    ("POST", "/swarm/init", judge_swarm_init),
+    ("POST", "/swarm/init", stores(judge_swarm_init)),
     ("POST", "/swarm/(?:join|leave|unlock)", ALLOW),
-    ("POST", "/swarm/update", judge_swarm_update),
+    ("POST", "/swarm/update", stores(judge_swarm_update)),
     ("GET", "/services", ALLOW),
-    ("POST", "/services/create", judge_service),
+    ("POST", "/services/create", stores(judge_service)),
     ("GET", "/services/{id}", ALLOW), ("GET", "/services/{id}/logs", ALLOW),
-    ("POST", "/services/{id}/update", judge_service),
+    ("POST", "/services/{id}/update", stores(judge_service)),
     ("DELETE", "/services/{id}", ALLOW),
     ("GET", "/nodes", ALLOW), ("GET", "/nodes/{id}", ALLOW),
-    ("POST", "/nodes/{id}/update", ALLOW), ("DELETE", "/nodes/{id}", ALLOW),
+    ("POST", "/nodes/{id}/update", stores(ALLOW)), ("DELETE", "/nodes/{id}", ALLOW),
     ("GET", "/tasks", ALLOW), ("GET", "/tasks/{id}", ALLOW), ("GET", "/tasks/{id}/logs", ALLOW),
     ("GET", "/(?:secrets|configs)", ALLOW),
-    ("POST", "/(?:secrets|configs)/create", judge_secret),
+    ("POST", "/(?:secrets|configs)/create", stores(judge_secret)),
     ("GET", "/(?:secrets|configs)/{id}", ALLOW),
-    ("POST", "/(?:secrets|configs)/{id}/update", judge_secret),
+    ("POST", "/(?:secrets|configs)/{id}/update", stores(judge_secret)),
     ("DELETE", "/(?:secrets|configs)/{id}", ALLOW),
     # plugins: reading only
     ("GET", "/plugins", ALLOW),
