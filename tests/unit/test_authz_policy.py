@@ -707,6 +707,53 @@ def test_other_judged_bodies(uri, body, expected):
     assert verdict(request("POST", uri, body)) == expected
 
 
+def _raft(**fields):
+    return {"Raft": {"SnapshotInterval": 500, "KeepOldSnapshots": 0, "LogEntriesForSlowFollowers": 500,
+                     **fields}, "Orchestration": {"TaskHistoryRetentionLimit": 5}}
+
+
+@pytest.mark.parametrize("uri, body, expected", [
+    ("/v1.41/swarm/update?version=3", _raft(), "allow"),
+    ("/v1.41/swarm/update?version=3", _raft(SnapshotInterval=10000), "allow"),
+    ("/v1.41/swarm/update?version=3", _raft(SnapshotInterval=0), "allow"),  # the engine's default
+    ("/v1.41/swarm/update?version=3", _raft(SnapshotInterval=1), "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", _raft(SnapshotInterval=18446744073709551615), "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", _raft(SnapshotInterval=600.5), "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", _raft(SnapshotInterval=False), "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", _raft(KeepOldSnapshots=1000000), "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", _raft(LogEntriesForSlowFollowers=10 ** 9), "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", {**_raft(), "Orchestration": {"TaskHistoryRetentionLimit": 100000}},
+     "swarm-raft"),
+    ("/v1.41/swarm/update?version=3", {"raft": {"keepOldSnapshots": 7}}, "swarm-raft"),  # Go's field folding
+    ("/v1.41/swarm/init", {"ListenAddr": "0.0.0.0:2377", "Spec": _raft(KeepOldSnapshots=5)}, "swarm-raft"),
+    ("/v1.41/services/create", {"Name": "web", "Mode": {"Replicated": {"Replicas": 16}}}, "allow"),
+    ("/v1.41/services/create", {"Name": "web", "Mode": {"Replicated": {"Replicas": 17}}}, "replicas"),
+    ("/v1.41/services/abc/update?version=9", {"Name": "web", "Mode": {"Replicated": {"Replicas": 500}}}, "replicas"),
+    ("/v1.41/services/create", {"Name": "j", "Mode": {"ReplicatedJob": {"TotalCompletions": 200}}}, "replicas"),
+    ("/v1.41/services/create", {"Name": "j", "Mode": {"ReplicatedJob": {"MaxConcurrent": 100}}}, "replicas"),
+    ("/v1.41/services/create", {"Name": "web", "Mode": {"Replicated": {"Replicas": "5"}}}, "replicas"),
+    ("/v1.41/services/create", {"Name": "web", "Labels": {"k": "x" * 20000}}, "too-large"),
+    ("/v1.41/nodes/abc/update?version=4", {"Labels": {"k": "x" * 20000}, "Role": "worker"}, "too-large"),
+    ("/v1.41/nodes/abc/update?version=4", {"Labels": {"zone": "a"}, "Role": "worker"}, "allow"),
+    ("/v1.41/networks/create", {"Name": "big", "Driver": "overlay", "Labels": {"k": "x" * 20000}}, "too-large"),
+    ("/v1.41/secrets/create", {"Name": "s", "Data": "eA==" * 5000}, "too-large"),
+])
+def test_what_the_swarm_stores_is_kept_small(uri, body, expected):
+    assert verdict(request("POST", uri, body)) == expected
+
+
+def test_a_store_writing_body_too_large_to_be_forwarded_is_refused_by_its_length():
+    """dockerd forwards no body of 1 MiB or more, but runs the request: its Content-Length counts."""
+    update = request("POST", "/v1.41/nodes/abc/update?version=4", raw=None,
+                     headers={"Content-Type": "application/json", "Content-Length": str(2 << 20)})
+    assert verdict(update) == "too-large"
+
+
+def test_the_messages_name_the_limits_they_enforce():
+    assert f"at most {policy.MAX_REPLICAS} tasks" in REFUSALS["replicas"]
+    assert f"more than {policy.RAFT_BODY // 1024} KiB" in REFUSALS["too-large"]
+
+
 def test_images_load_only_while_the_node_boots():
     load = request("POST", "/v1.41/images/load?quiet=1", raw=None,
                    headers={"Content-Type": "application/x-tar", "Content-Length": "2048"})
