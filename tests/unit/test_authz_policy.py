@@ -604,9 +604,13 @@ def test_other_host_config_fields(hc, expected):
     ({"HostConfig": {"NetworkMode": "host"}}, "host-network", []),
     ({"HostConfig": {"NetworkMode": HOST_ID}}, "host-network", [HOST_ID]),
     ({"HostConfig": {"NetworkMode": "hostn"}}, "host-network", ["hostn"]),          # an id prefix
+    # "host" in any case: on a manager dockerd's lookup finds the swarm's host network by
+    # "Host" too (seen on a real sandbox: the container was made, its start refused).
+    ({"HostConfig": {"NetworkMode": "HOST"}}, "host-network", []),
+    ({"HostConfig": {"NetworkMode": "Host"}}, "host-network", []),
+    ({"NetworkingConfig": {"EndpointsConfig": {"hOsT": {}}}}, "host-network", []),
     # Not found on this node (404): it cannot be the node's own host network, which every
     # engine has; dockerd may still find an attachable swarm overlay through its manager.
-    ({"HostConfig": {"NetworkMode": "HOST"}}, "allow", ["HOST"]),
     ({"HostConfig": {"NetworkMode": "nosuch"}}, "allow", ["nosuch"]),
     ({"HostConfig": {"NetworkMode": "host:x"}}, "network-unknown", []),
     ({"HostConfig": {"NetworkMode": "my net"}}, "network-unknown", []),

@@ -460,7 +460,7 @@ class Context:
         """Look REF up once the static checks pass (deny if it is, or may be, the host network)."""
         if not isinstance(ref, str) or not _NETWORK_REF.fullmatch(ref):
             raise Refusal("network-unknown", repr(ref))
-        if ref == "host":
+        if ref.lower() == "host":  # in any case: see _host_mode
             raise Refusal("host-network")
         if ref not in self.networks:
             self.networks.append(ref)
@@ -512,7 +512,9 @@ def _judge_security_opts(opts) -> None:
 
 
 def _host_mode(value) -> bool:
-    return _str(value).split(":")[0] == "host"
+    # dockerd's IsHost() is exact, but its network lookup is not: on a manager "Host" and
+    # "HOST" find the swarm's host network (dockerd then refuses to attach it; we refuse first)
+    return _str(value).split(":")[0].lower() == "host"
 
 
 def _judge_host_config(hc: dict, ctx: Context) -> None:
@@ -874,7 +876,7 @@ class Policy:
             return
         if not isinstance(network, Mapping):
             raise Refusal("network-unknown", ref)
-        if network.get("Driver") == "host" or network.get("Name") == "host":
+        if network.get("Driver") == "host" or _str(network.get("Name")).lower() == "host":
             raise Refusal("host-network", ref)
 
 
