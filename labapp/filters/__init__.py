@@ -40,7 +40,7 @@ from .grep import parse_grep
 from .headtail import parse_head, parse_tail
 from .jq import parse_jq
 from .jqlex import JQ_ALLOWED_BUILTINS, JQ_DENIED_BUILTINS
-from .sandbox import isolation, shutdown
+from .sandbox import isolation, owned_by, shutdown
 from .sort import parse_sort
 from .wc import parse_wc
 
@@ -49,7 +49,7 @@ NAMES = ("jq", "grep", "head", "tail", "wc", "sort", "cut")
 _PARSERS = {"head": parse_head, "tail": parse_tail, "wc": parse_wc, "cut": parse_cut,
             "grep": parse_grep, "sort": parse_sort, "jq": parse_jq}
 
-__all__ = ["NAMES", "FilterError", "Filter", "Pipeline", "parse", "isolation", "shutdown",
+__all__ = ["NAMES", "FilterError", "Filter", "Pipeline", "parse", "isolation", "owned_by", "shutdown",
            "MAX_OUTPUT", "MAX_INPUT", "MAX_LINE", "JQ_SECONDS", "JQ_MEMORY", "GREP_SECONDS", "GREP_BUDGET",
            "SORT_SECONDS", "JQ_ALLOWED_BUILTINS", "JQ_DENIED_BUILTINS"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import json
 import os
 import socket
@@ -56,6 +57,7 @@ class ForkServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+        self._owners: dict[str, tuple[threading.Lock, int]] = {}  # owner -> (its one slot, jobs asking)
         self._proc: subprocess.Popen | None = None
         self._ctrl: socket.socket | None = None
         self._dir: str | None = None
@@ -132,13 +134,40 @@ class ForkServer:
 
     @contextlib.contextmanager
     def slot(self, seconds: float):
-        """One of the few jobs that may compute at once (the host has few cores)."""
-        if not self._slots.acquire(timeout=seconds * 3):
-            raise JobFailed(msg("stopped: the server is busy with other filters; try again"))
-        try:
+        """One of the few jobs that may compute at once (the host has few cores), and one job
+        at a time of each owner (owned_by): one learner's filters wait for each other, not
+        for the whole room's."""
+        deadline = time.monotonic() + seconds * 3
+        with self._owned(_OWNER.get(), deadline):
+            if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise JobFailed(_busy())
+            try:
+                yield
+            finally:
+                self._slots.release()
+
+    @contextlib.contextmanager
+    def _owned(self, owner: str, deadline: float):
+        if not owner:
             yield
+            return
+        with self._lock:
+            lock, users = self._owners.get(owner, (threading.Lock(), 0))
+            self._owners[owner] = (lock, users + 1)
+        try:
+            if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise JobFailed(_busy())
+            try:
+                yield
+            finally:
+                lock.release()
         finally:
-            self._slots.release()
+            with self._lock:
+                lock, users = self._owners[owner]
+                if users == 1:
+                    del self._owners[owner]
+                else:
+                    self._owners[owner] = (lock, users - 1)
 
     def connect(self, limits: dict) -> socket.socket:
         """A socket to a fresh child of the fork server, which applies LIMITS to itself."""
@@ -189,6 +218,23 @@ class ForkServer:
                 return self.exchange(sock, job, seconds, memory, last=True)
             finally:
                 sock.close()
+
+
+_OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("labapp_filters_owner", default="")
+
+
+@contextlib.contextmanager
+def owned_by(owner: str):
+    """The filter jobs started inside this block are OWNER's (a learner): one runs at a time."""
+    token = _OWNER.set(owner)
+    try:
+        yield
+    finally:
+        _OWNER.reset(token)
+
+
+def _busy() -> Message:
+    return msg("stopped: the server is busy with other filters; try again")
 
 
 def _unavailable() -> Message:

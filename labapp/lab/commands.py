@@ -3,6 +3,7 @@ their swarm), and console lines (judged by the console policy; interactive ones 
 terminal)."""
 from __future__ import annotations
 
+from .. import filters
 from ..console import judge
 from ..i18n import msg
 from ..lesson.model import Lesson
@@ -81,5 +82,6 @@ class Commands:
             return self.terminals.open(learner, sandbox, node, shown, verdict.segments[0], terminal,
                                        keeping_output(seat, on_event))
         runner = self.lifecycle.runner(sandbox, lesson, keeping_output(seat, on_event))
-        result = runner.run_console(node, shown, verdict, CONSOLE_TIMEOUT)
+        with filters.owned_by(learner):  # the learner's filters take one of the few jobs at a time
+            result = runner.run_console(node, shown, verdict, CONSOLE_TIMEOUT)
         return {"allowed": True, "exit_code": result.exit_code}

@@ -603,14 +603,53 @@ def test_grep_catastrophic_backtracking_stops_without_starving_the_server():
 
     thread = threading.Thread(target=attack)
     thread.start()
-    time.sleep(0.3)
-    start = time.monotonic()
+    _until(lambda: _computing() >= 1)  # the attack holds a slot
     assert run(["grep", "b"], "a\nb\n") == "b\n"           # another learner's filter still runs
     assert run(["wc", "-l"], "a\nb\n") == "2\n"
-    assert time.monotonic() - start < 1.5
+    assert "out" not in done, "the other filters waited for the attack to end"
     thread.join(15)
     assert "(grep: stopped: it ran longer than" in done["out"]
     assert done["seconds"] < F.GREP_SECONDS + 2
+
+
+def _computing() -> int:
+    """Jobs holding one of the fork server's slots now."""
+    server = sandbox.server()
+    return max(2, os.cpu_count() or 2) - server._slots._value
+
+
+def _until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        time.sleep(0.01)
+
+
+def test_one_learners_filters_take_one_slot_at_a_time():
+    """A red team ran `jq 'last(range(1e12))'` (3 s of CPU a line) from one learner on every
+    slot, and other learners' filters waited or failed as busy. Each learner's jobs now run
+    one at a time: however many they start, another learner finds a slot free."""
+    slots = max(2, os.cpu_count() or 2)
+    finished = []
+
+    def hog():
+        with F.owned_by("mallory"):
+            try:
+                raw_jq("last(range(1e12))")
+            except sandbox.JobFailed:
+                pass  # stopped at its time limit
+        finished.append(1)
+
+    hogs = [threading.Thread(target=hog) for _ in range(slots + 1)]
+    for thread in hogs:
+        thread.start()
+    _until(lambda: _computing() >= 1)
+    assert _computing() == 1  # mallory's other jobs wait for her first
+    with F.owned_by("ann"):
+        assert raw_jq(".a", '{"a": 1}')["out"].strip() == "1"
+    assert not finished, "ann's filter waited for mallory's jobs to end"
+    for thread in hogs:
+        thread.join(60)
 
 
 def test_grep_budget_across_feeds():
