@@ -55,6 +55,7 @@ class Settings:
     node_pids: int = 2048
     node_cpus: float = 1.0
     node_disk: str = "256m"  # the engine's data in a node: a tmpfs of this size (counts as memory)
+    swarm_store: str = "384m"  # a manager's swarm store on the host's disk (idle: 123m, two raft log files)
     subnet_pool: str = "172.29.0.0/16"
     subnet_prefix: int = 28
     node_memory_plan: str = "192m"  # what a node of a working learner takes (capacity planning)
@@ -79,10 +80,14 @@ class Settings:
     # --- the web layer's limits (labapp/web/guard.py): per learner, per address; an empty
     # rate switches that limit off
     commands_in_flight: int = 2
-    rate_sandboxes: str = "60/minute;300/hour"
-    rate_commands: str = "1500/minute"
-    rate_joins: str = "60/minute;300/hour"
-    rate_signins: str = "20/minute;100/hour"
+    rate_sandboxes: str = "60/minute;300/hour"  # per address: sandboxes made
+    rate_commands: str = "1500/minute"  # per address: commands that reach a node
+    rate_commands_per_learner: str = "120/minute"  # per learner: every command, refused ones too
+    rate_joins: str = "60/minute;300/hour"  # per address: wrong join codes (the right one always gets through)
+    rate_joins_per_learner: str = "10/minute;30/hour"  # per learner: every join
+    rate_signins: str = "20/minute;100/hour"  # per address: wrong trainer tokens (the right one always gets in)
+    sandboxes_per_address: int = 3  # self-paced sandboxes held at once per address (workshop learners: not counted)
+    workshop_only: bool = False  # sandboxes only for learners who joined an open workshop
     rate_limit_storage: str = "memory://"
     throttle_free: int = 5  # wrong trainer tokens before waiting
     throttle_max_seconds: float = 300

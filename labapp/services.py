@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from .capacity import Capacity, host_capacity
-from .config import Settings
+from .config import Settings, parse_bytes
 from .datadir import kept
 from .errors import LabappError
 from .lab import Admission, Commands, Expiry, LabEvents, LabMetrics, Lifecycle, Seats, Terminals
@@ -121,7 +121,8 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
         settings=settings, store=store, catalog=catalog, kernel=lifecycle.kernel, backend=backend,
         events=events, metrics=metrics, seats=seats, admission=admission, lifecycle=lifecycle,
         terminals=terminals, commands=Commands(lifecycle, terminals, metrics, events),
-        expiry=Expiry(lifecycle, metrics, events, idle, settings.max_minutes * 60, settings.warn_minutes * 60),
+        expiry=Expiry(lifecycle, metrics, events, idle, settings.max_minutes * 60, settings.warn_minutes * 60,
+                      parse_bytes(settings.swarm_store)),
         pool=pool, workshops=workshops, reports=Reports(workshops, settings.stuck_minutes, settings.stuck_failures),
         capacity=capacity)
 

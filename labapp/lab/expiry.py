@@ -1,6 +1,7 @@
 """Expiry: sandboxes end after LABAPP_IDLE_MINUTES without use or LABAPP_MAX_MINUTES of
 life; learners are warned LABAPP_WARN_MINUTES before, and told why when it happens (their
-progress is kept)."""
+progress is kept). A sandbox whose swarm store outgrows LABAPP_SWARM_STORE on a manager's
+disk ends too: that store is on the host's disk, with no size limit of its own."""
 from __future__ import annotations
 
 import time
@@ -22,12 +23,17 @@ _EXPIRED = {
     "lifetime": N_("your sandbox reached its maximum lifetime ({minutes} min) and was removed; your progress "
                    "is kept: press Reset sandbox or reload for a fresh one at your step"),
 }
+_STORE = N_("your swarm stored more than {mib} MiB on the disk of {node} and your sandbox was removed; your "
+            "progress is kept: press Reset sandbox or reload for a fresh one at your step")
+STORE_EVERY = 60.0  # seconds between two looks at a sandbox's swarm store
 
 
 class Expiry:
     def __init__(self, lifecycle: Lifecycle, metrics: LabMetrics, events: LabEvents, idle_seconds: float = 1800,
-                 max_seconds: float = 0, warn_seconds: float = 300):
+                 max_seconds: float = 0, warn_seconds: float = 300, store_bytes: int = 0):
         self.lifecycle = lifecycle
+        self.store_bytes = store_bytes  # the most a manager's swarm store may take on disk (0: not watched)
+        self._store_seen: dict[str, float] = {}  # learner -> when their sandbox's store was last measured
         self.metrics = metrics
         self.events = events
         self.idle_seconds = idle_seconds
@@ -49,6 +55,9 @@ class Expiry:
         for seat in self.lifecycle.seats.all():
             if seat.sandbox is None or seat.starting:
                 continue
+            if self._store_overgrown(seat, now):
+                reaped.append(seat.learner)
+                continue
             left, why = self.left(seat, now)
             minutes = int((self.idle_seconds if why == "idle" else self.max_seconds) // 60)
             if left <= 0:
@@ -61,3 +70,22 @@ class Expiry:
                     "type": "lifetime", "reason": why, "seconds_left": int(left),
                     "message": msg(_WARN[why], minutes=max(1, int(left // 60)))})
         return reaped
+
+    def _store_overgrown(self, seat: Seat, now: float) -> bool:
+        """Measure SEAT's swarm store every STORE_EVERY s; past store_bytes, end the sandbox."""
+        if not self.store_bytes or now - self._store_seen.get(seat.learner, -STORE_EVERY) < STORE_EVERY:
+            return False
+        self._store_seen[seat.learner] = now
+        sandbox = seat.sandbox
+        try:
+            sizes = sandbox.swarm_store()
+        except Exception:  # noqa: BLE001 - a node away now: the next look tries again
+            return False
+        over = [(size, node) for node, size in sizes.items() if size > self.store_bytes]
+        if not over or seat.sandbox is not sandbox:
+            return False
+        size, node = max(over)
+        self.metrics.reaped.labels("store").inc()
+        self.lifecycle.release(seat.learner, msg(_STORE, mib=self.store_bytes >> 20, node=node))
+        self._store_seen.pop(seat.learner, None)
+        return True

@@ -27,7 +27,7 @@ class LabMetrics:
         self.workshops_open = Gauge("labapp_workshops_open", "Workshops not yet ended.", registry=r)
         for result in ("passed", "failed"):
             self.checks.labels(result)
-        for reason in ("idle", "lifetime", "orphan", "ended"):
+        for reason in ("idle", "lifetime", "orphan", "ended", "store"):
             self.reaped.labels(reason)
 
     def render(self) -> bytes:

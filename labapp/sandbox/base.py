@@ -117,6 +117,16 @@ class Sandbox(abc.ABC):
                 on_chunk(chunk)
         return execution.result()
 
+    def swarm_store(self) -> dict[str, int]:
+        """The bytes each manager's swarm store (raft log and snapshots) takes on disk."""
+        sizes = {}
+        for node in self.nodes:
+            if node.role == "manager":
+                result = self.exec(node.name, "du -sk /var/lib/docker/swarm 2>/dev/null | cut -f1", timeout=30)
+                text = result.stdout.strip()
+                sizes[node.name] = int(text) * 1024 if text.isdigit() else 0
+        return sizes
+
     @abc.abstractmethod
     def open_tty(self, node: str, argv: Sequence[str], *, cols: int = 80, rows: int = 24) -> "TtySession":
         """Start a learner's ARGV on NODE with a terminal (docker attach, docker exec -it),

@@ -205,6 +205,30 @@ def test_a_sandbox_near_its_end_is_warned_then_reaped_with_the_reason(world):
     assert lab.store.holdings() == {}
 
 
+def test_a_sandbox_whose_swarm_store_outgrows_its_bound_is_removed_with_the_reason(world):
+    """The managers' swarm store is on the host's disk with no size limit of its own (a red
+    team grew it by 5 MB a console line): the reaper measures it and ends the sandbox."""
+    from labapp.lab import expiry as expiry_module
+
+    lab, lesson, engine, boxes = world
+    told = []
+    lab.events.notify = lambda learner, event: told.append((learner, event))
+    lab.expiry.store_bytes = 384 << 20
+    lab.lifecycle.ensure("ann", lesson, lambda stage: None)
+    size = ["126000"]  # KiB: an idle manager's two raft log files
+    boxes[0].script.insert(0, (r"du -sk /var/lib/docker/swarm", lambda node, line: ok(size[0] + "\n")))
+    measured = lambda: sum(1 for _, line in boxes[0].ran if line.startswith("du -sk"))  # noqa: E731
+    assert lab.expiry.reap() == [] and measured() == 1
+    size[0] = "500000"
+    assert lab.expiry.reap() == [] and measured() == 1  # measured once a minute, not every round
+    lab.expiry._store_seen["ann"] -= expiry_module.STORE_EVERY
+    assert lab.expiry.reap() == ["ann"] and boxes[0].destroyed and measured() == 2
+    assert told[-1] == ("ann", {"type": "expired", "reason": "your swarm stored more than 384 MiB on the disk of "
+                                "manager1 and your sandbox was removed; your progress is kept: press Reset "
+                                "sandbox or reload for a fresh one at your step"})
+    assert lab.metrics.reaped.labels("store")._value.get() == 1
+
+
 def test_readopt_gives_back_held_sandboxes_and_destroys_orphans(world, tmp_path):
     lab, lesson, engine, boxes = world
     lab.lifecycle.ensure("ann", lesson, lambda stage: None)
