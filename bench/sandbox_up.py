@@ -29,13 +29,15 @@ WIDE_FLAGS = ["--user=0", "--cap-add=ALL", "--cap-drop=SYS_RESOURCE", "--securit
 
 
 def node_memory_mib(client, sandbox) -> list[float]:
-    """Each node's memory use (without page cache; tmpfs counts), read once from the engine."""
+    """Each node's memory use without its page cache (tmpfs counts), read from its own memory
+    cgroup (the engine's stats API reports nothing for a hardened node on cgroup v1)."""
+    line = ("echo $(cat /sys/fs/cgroup/memory/memory.usage_in_bytes) "
+            "$(sed -n 's/^total_inactive_file //p' /sys/fs/cgroup/memory/memory.stat)")
     values = []
     for node in sandbox.nodes:
-        stats = client.api.stats(node.container, stream=False)["memory_stats"]
-        extra = stats.get("stats", {})
-        cache = extra.get("total_inactive_file", extra.get("inactive_file", extra.get("cache", 0)))
-        values.append((stats["usage"] - cache) / 2**20)
+        exec_id = client.api.exec_create(node.container, ["sh", "-c", line])["Id"]
+        usage, inactive = (int(v) for v in client.api.exec_start(exec_id).split())
+        values.append((usage - inactive) / 2**20)
     return values
 
 
@@ -51,10 +53,12 @@ def main(runs: int) -> None:
         started = time.monotonic()
         sandbox = SwarmSandbox.create(client, settings, nodes=3)
         labapp_times.append(time.monotonic() - started)
-        if i == runs - 1:
-            time.sleep(5)  # let the nodes settle before reading their idle memory
-            memory = node_memory_mib(client, sandbox)
-        sandbox.destroy()
+        try:
+            if i == runs - 1:
+                time.sleep(5)  # let the nodes settle before reading their idle memory
+                memory = node_memory_mib(client, sandbox)
+        finally:
+            sandbox.destroy()
 
         sid = new_sandbox_id()
         subnet = choose_subnet(settings.subnet_pool, int(settings.subnet_prefix), used_subnets(client))
@@ -62,10 +66,12 @@ def main(runs: int) -> None:
         proc = subprocess.run([os.path.join(HERE, "floor_sandbox_up.sh"), sid, image,
                                str(subnet), *WIDE_FLAGS], capture_output=True, text=True)
         floor_times.append(time.monotonic() - started)
-        if i == runs - 1 and proc.returncode == 0:
-            time.sleep(5)
-            floor_memory = node_memory_mib(client, SwarmSandbox.attach(client, sid))
-        SwarmSandbox(client, sid, []).destroy()
+        try:
+            if i == runs - 1 and proc.returncode == 0:
+                time.sleep(5)
+                floor_memory = node_memory_mib(client, SwarmSandbox.attach(client, sid))
+        finally:
+            SwarmSandbox(client, sid, []).destroy()
         if proc.returncode != 0:
             sys.exit(f"the floor script failed: {proc.stderr.strip()}")
         print(f"run {i + 1}: labapp {labapp_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s", flush=True)
@@ -73,7 +79,7 @@ def main(runs: int) -> None:
     print(f"sandbox up (3 nodes, images loaded, swarm Ready), median of {runs}:")
     print(f"  labapp {lab:.2f} s   floor {floor:.2f} s   ratio {lab / floor:.2f} (target <= 1.3)")
     print(f"  memory per idle node: labapp {', '.join(f'{m:.0f}' for m in memory)} MiB "
-          f"(mean {statistics.mean(memory):.0f} MiB); floor {', '.join(f'{m:.0f}' for m in floor_memory)} MiB "
+          f"(mean {statistics.mean(memory) if memory else 0:.0f} MiB); floor {', '.join(f'{m:.0f}' for m in floor_memory)} MiB "
           f"(mean {statistics.mean(floor_memory) if floor_memory else 0:.0f} MiB)")
     leftovers = client.api.containers(all=True, filters={"label": LABEL})
     if leftovers:

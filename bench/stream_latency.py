@@ -76,9 +76,9 @@ def main(lines: int) -> None:
         http = requests.Session()
         for _ in range(100):
             try:
-                http.get(url + "/lessons/latency?lang=en", timeout=2)
+                http.get(url + "/lessons/latency?lang=en", timeout=10)  # the first page is slow on a busy host
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.2)
         cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
         client = socketio.Client()
