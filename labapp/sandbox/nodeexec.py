@@ -29,6 +29,8 @@ _PID_DIR = "/run/labapp/exec"
 # group (it may use the node's docker socket, nothing else), with no new privileges.
 LEARNER_USER = "100001:100000"
 LEARNER_PREFIX = ("setpriv", "--no-new-privs", "--")
+KEEP = 2 << 20  # characters of a command's output kept for its result (the runner cuts what it shows at 1 MiB)
+KEPT_NOTE = "\n(output past 2 MiB: the command was stopped)\n"
 
 
 def wrap_command(cmd: Sequence[str] | str, token: str, learner: bool = False) -> list[str]:
@@ -64,6 +66,7 @@ class NodeExecution(Execution):
         self.user = sandbox.user_for(learner)
         self._stdout: list[str] = []
         self._stderr: list[str] = []
+        self._kept = 0
         self._result: ExecResult | None = None
         self._timed_out = False
         self._cancelled = False
@@ -110,7 +113,18 @@ class NodeExecution(Execution):
         self._finish()
 
     def _keep(self, chunk: Chunk) -> None:
-        (self._stdout if chunk.stream == "stdout" else self._stderr).append(chunk.text)
+        """Keep CHUNK for result(), up to KEEP characters in all: a command's output is the
+        learner's to make (a program in their container may print without end), and the
+        app holds it in memory. Past that the command is stopped (its result says so)."""
+        room = KEEP - self._kept
+        if room <= 0:
+            return
+        text = chunk.text[:room]
+        self._kept += len(text)
+        (self._stdout if chunk.stream == "stdout" else self._stderr).append(text)
+        if self._kept >= KEEP and not self._cancelled:
+            self._stderr.append(KEPT_NOTE)
+            self.cancel()
 
     def _finish(self) -> None:
         self._response.close()

@@ -162,6 +162,19 @@ def test_a_timeout_kills_the_whole_command(sandbox):
     assert left.stdout.strip() == "0"
 
 
+def test_output_without_end_is_kept_to_a_bound_and_stops_the_command(sandbox):
+    """A learner's program may print without end (a red team made a check read 400 MB and
+    the app grew by 370 MB): the app keeps at most KEEP characters and stops the command."""
+    from labapp.sandbox.nodeexec import KEEP, KEPT_NOTE
+
+    result = sandbox.exec("worker1", "yes labapp", timeout=60)
+    assert not result.timed_out, "the command ran until its timeout instead of being stopped"
+    assert len(result.stdout) + len(result.stderr) <= KEEP + len(KEPT_NOTE)
+    assert result.stdout.startswith("labapp\nlabapp\n") and result.stderr.endswith(KEPT_NOTE)
+    left = sandbox.exec("worker1", "ps -eo args | grep -c '^yes labapp' || true")
+    assert left.stdout.strip() == "0"
+
+
 def test_unknown_node_names_the_ones_that_exist(sandbox):
     with pytest.raises(NodeNotFound, match=r"no node 'worker9' \(its nodes: manager1, worker1, worker2\)"):
         sandbox.exec("worker9", "true")
