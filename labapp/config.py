@@ -86,8 +86,8 @@ class Settings:
     rate_joins: str = "60/minute;300/hour"  # per address: wrong join codes (the right one always gets through)
     rate_joins_per_learner: str = "10/minute;30/hour"  # per learner: every join
     rate_signins: str = "20/minute;100/hour"  # per address: wrong trainer tokens (the right one always gets in)
-    sandboxes_per_address: int = 3  # self-paced sandboxes held at once per address (workshop learners: not counted)
-    workshop_only: bool = False  # sandboxes only for learners who joined an open workshop
+    sandboxes_per_address: int = 3  # self-paced sandboxes held at once per address (a begun workshop's: not counted)
+    workshop_only: bool = False  # sandboxes only for learners of a workshop that has begun
     rate_limit_storage: str = "memory://"
     throttle_free: int = 5  # wrong trainer tokens before waiting
     throttle_max_seconds: float = 300

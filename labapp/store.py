@@ -1,6 +1,7 @@
 """What outlives a request and a restart: learners' progress and check attempts, which
-sandbox each learner holds, and workshops. SQLite by default; any SQLAlchemy URL works
-(LABAPP_DATABASE_URL, e.g. postgresql+psycopg://user@host/labapp with its driver installed).
+sandbox each learner holds, and workshops (their participants, and who was removed). SQLite
+by default; any SQLAlchemy URL works (LABAPP_DATABASE_URL, e.g.
+postgresql+psycopg://user@host/labapp with its driver installed).
 """
 from __future__ import annotations
 
@@ -60,6 +61,14 @@ participants = sa.Table(
     sa.Column("left", sa.Float, nullable=True),
     sa.UniqueConstraint("workshop", "name", name="one_name_per_workshop"),
     sa.Index("participants_by_learner", "learner"),  # which workshop is this learner in?
+)
+
+removals = sa.Table(  # learners a trainer removed from a workshop: that browser cannot join it again
+    "removals", metadata,
+    sa.Column("workshop", sa.String(32), primary_key=True),
+    sa.Column("learner", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 
@@ -203,8 +212,12 @@ class Store:
 
     def join(self, wid: str, learner: str, name: str, capacity: int) -> str:
         """Add LEARNER to the workshop as NAME, or welcome them back, in one transaction.
-        Returns 'joined', or why not: 'name:<the name taken>' or 'full'."""
+        Returns 'joined', or why not: 'removed' (the trainer removed them), 'name:<the name
+        taken>' or 'full'."""
         with self.engine.begin() as db:
+            if db.execute(sa.select(removals.c.at).where(removals.c.workshop == wid,
+                                                         removals.c.learner == learner)).first() is not None:
+                return "removed"
             rows = db.execute(sa.select(participants).where(participants.c.workshop == wid)).mappings().all()
             mine = next((r for r in rows if r["learner"] == learner), None)
             clash = next((r for r in rows if r["name"].casefold() == name.casefold() and r["learner"] != learner),
@@ -221,6 +234,19 @@ class Store:
                 db.execute(participants.update().where(
                     participants.c.workshop == wid, participants.c.learner == learner).values(name=name, left=None))
         return "joined"
+
+    def remove(self, wid: str, learner: str, at: float) -> dict | None:
+        """Take LEARNER off the workshop (their seat and name are free again) and remember that
+        they were removed, in one transaction; their row as it was, or None if not in it."""
+        with self.engine.begin() as db:
+            row = db.execute(sa.select(participants).where(
+                participants.c.workshop == wid, participants.c.learner == learner)).mappings().first()
+            if row is None:
+                return None
+            db.execute(participants.delete().where(participants.c.workshop == wid, participants.c.learner == learner))
+            db.execute(removals.delete().where(removals.c.workshop == wid, removals.c.learner == learner))
+            db.execute(removals.insert().values(workshop=wid, learner=learner, name=row["name"], at=at))
+        return dict(row)
 
     def leave(self, wid: str, learner: str, at: float) -> None:
         with self.engine.begin() as db:

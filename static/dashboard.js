@@ -1,5 +1,5 @@
 // The trainer's dashboard: the roster live over Socket.IO (/trainer), a learner's output
-// and network map read-only, reset, broadcast, end.
+// and network map read-only, reset, remove, broadcast, end.
 (function () {
   "use strict";
   const board = document.getElementById("dashboard");
@@ -30,12 +30,13 @@
       stuck: el("span", "stuck-mark"), step: el("td", "step"), time: el("td", "time"),
       checks: el("td", "checks"), sandbox: el("td", "sandbox"),
       view: el("button", "view", board.dataset.view), reset: el("button", "reset", board.dataset.reset),
+      remove: el("button", "remove", board.dataset.remove),
     };
     row.tr.dataset.learner = learner;
     row.name.appendChild(row.nameText);
-    row.view.type = row.reset.type = "button";
+    row.view.type = row.reset.type = row.remove.type = "button";
     const actions = el("td");
-    actions.append(row.view, row.reset);
+    actions.append(row.view, row.reset, row.remove);
     row.tr.append(row.name, row.step, row.time, row.checks, row.sandbox, actions);
     return row;
   }
@@ -46,6 +47,7 @@
     tr.classList.toggle("stuck", !!r.stuck);
     tr.classList.toggle("left", !!r.left);
     setText(row.nameText, r.name);
+    setAttr(row.remove, "aria-label", `${board.dataset.remove}: ${r.name}`);
     if (r.stuck) {
       setText(row.stuck, ` ⚠ ${board.dataset.stuck}: ${r.stuck}`);
       if (row.stuck.parentNode !== row.name) row.name.appendChild(row.stuck);
@@ -77,7 +79,7 @@
     rows.forEach((row, learner) => {
       if (present.has(learner)) return;
       if (row.tr.contains(document.activeElement)) {
-        const kind = document.activeElement.classList.contains("reset") ? "reset" : "view";
+        const kind = ["reset", "remove"].find(k => document.activeElement.classList.contains(k)) || "view";
         lost = { index: [...body.children].indexOf(row.tr), kind };
       }
       row.tr.remove();
@@ -98,6 +100,9 @@
       socket.emit("learner", { workshop, learner });
     } else if (button.classList.contains("reset")) {
       socket.emit("reset", { workshop, learner, step: document.getElementById("reset-step").value || null });
+    } else if (button.classList.contains("remove")) {
+      const name = button.closest("tr").dataset.name;
+      if (window.confirm(`${name}: ${board.dataset.removeConfirm}`)) socket.emit("remove", { workshop, learner });
     }
   });
 

@@ -23,5 +23,22 @@ class LabFull(LabError):
         self.minutes = minutes
 
 
+class KeptForWorkshops(LabFull):
+    """No room for a learner outside a workshop: the free places are kept for workshops."""
+
+    def __init__(self, minutes: int):
+        LabError.__init__(self, nmsg(
+            "the lab's free places are kept for a workshop now: if you are in it, join it with your trainer's code; "
+            "otherwise try again in {n} minute",
+            "the lab's free places are kept for a workshop now: if you are in it, join it with your trainer's code; "
+            "otherwise try again in {n} minutes", minutes))
+        self.minutes = minutes
+
+
 class TooMany(LabError):
-    """A learner asked for sandboxes faster than the limit allows."""
+    """A learner asked for sandboxes faster than the limit allows, or their address holds
+    as many as it may."""
+
+
+class WorkshopOnly(LabError):
+    """The lab gives sandboxes only to learners in a workshop (LABAPP_WORKSHOP_ONLY)."""

@@ -29,6 +29,7 @@ class Seat:
     warned: str | None = None  # the expiry the learner was last warned of
     last_verdict: dict | None = None
     lang: str = "en"  # the language of the learner's page, for what the lab tells it
+    address: str = ""  # the client address the learner last asked for a sandbox from (the web layer's)
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
     output_size: int = 0  # characters in output
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,6 +98,13 @@ class Seats:
         with self.settled:
             return self.settled.wait_for(lambda: not any(s.starting for s in self._seats.values()),
                                          timeout=timeout)
+
+    def wait_seat_settled(self, learner: str, timeout: float) -> bool:
+        """Wait (up to TIMEOUT s) until LEARNER's sandbox is no longer starting; False if it
+        still is."""
+        seat = self.get(learner)
+        with self.settled:
+            return self.settled.wait_for(lambda: not seat.starting, timeout=timeout)
 
     def longest_idle(self, now: float) -> float:
         with self.lock:

@@ -93,7 +93,8 @@ class Terminals:
                 session.next_seq += 1
 
     def resize(self, learner: str, cols, rows) -> None:
-        self._session(learner).tty.resize(*terminal_size(cols, rows))
+        size = terminal_size(cols, rows)  # a malformed size is said as such, session or not
+        self._session(learner).tty.resize(*size)
 
     def close(self, learner: str) -> None:
         """End the learner's terminal session, if one is open (its pump reports the end)."""

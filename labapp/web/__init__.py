@@ -38,9 +38,26 @@ def init_app(app, services, trainer_token: str) -> None:
     from . import api, errors, events, guard, trainer, views
 
     app.extensions["labapp"] = Web(services, trainer_token)
+    _admission(services)
     errors.init_app(app)
     views.init_app(app)
     api.init_app(app)
     trainer.init_app(app)
     events.init_app(app, services)
     guard.init_app(app, services.settings)
+
+
+def _admission(services) -> None:
+    """The web layer's part of admission (labapp/lab/admission.py): the cap on the sandboxes
+    one client address holds outside workshops (the web layer knows the addresses) and
+    LABAPP_WORKSHOP_ONLY, under which no self-paced learner needs the standing pool."""
+    settings = services.settings
+    if settings.sandboxes_per_address < 0:
+        from ..config import ConfigError
+
+        raise ConfigError(f"LABAPP_SANDBOXES_PER_ADDRESS={settings.sandboxes_per_address}: write a whole number, "
+                          "0 for no limit")
+    services.admission.per_address = settings.sandboxes_per_address
+    services.admission.workshop_only = settings.workshop_only
+    if settings.workshop_only:
+        services.pool.standing_size = 0

@@ -10,10 +10,11 @@ import time
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import LabappError
+from ..lab import LabError
 from ..lesson.model import condition_holds
 from . import services, web
 from .errors import ApiError, api_blueprint_errors, json_body
-from .guard import in_flight, rate_limited
+from .guard import charge_command, in_flight, note_address, rate_limited
 from .openapi import openapi_document
 from .trainer import trainer_or_nobody
 from .views import get_lesson, language, learner_id
@@ -37,10 +38,19 @@ def _lesson(slug):
 
 def _nothing_to_make() -> bool:
     """A sandbox request that will make nothing: the learner's sandbox for this lesson is
-    ready (or starting, which is refused): it does not count against the address."""
-    state = services().lifecycle.status(learner_id())
+    ready (or starting, which is refused), or admission refuses a new one now (guard.py's
+    charge_sandbox says why): it does not count against the address."""
+    learner = learner_id()
+    state = services().lifecycle.status(learner)
     slug = (request.view_args or {}).get("slug")
-    return state["state"] == "starting" or (state["state"] == "ready" and state["lesson"] == slug)
+    if state["state"] == "starting" or (state["state"] == "ready" and state["lesson"] == slug):
+        return True
+    note_address(learner)
+    try:
+        services().admission.check(learner, replacing=state["state"] == "ready")
+    except LabError:
+        return True  # the view hears the refusal from admission itself
+    return False
 
 
 @api.get("/lessons")
@@ -86,6 +96,7 @@ def sandbox_status():
 def sandbox_start(slug):
     """Make (or keep) the learner's sandbox for this lesson; answers when it is ready."""
     lesson, lifecycle = _lesson(slug), services().lifecycle
+    note_address(learner_id())
     stages = []
     lifecycle.ensure(learner_id(), lesson, stages.append)
     return jsonify({**lifecycle.status(learner_id()), "stages": stages})
@@ -99,35 +110,41 @@ def sandbox_reset():
 
 
 @api.post("/lessons/<slug>/steps/<step>/run")
-@rate_limited("commands")
+@rate_limited("learner_commands")
 @in_flight
 def run(slug, step):
     block = json_body().get("block")
     if not isinstance(block, int) or isinstance(block, bool):
         raise ApiError(400, "give the command block to run: {\"block\": 0}")
-    runs = services().commands.run_block(learner_id(), _lesson(slug), step, block, lambda event: None)
+    lesson = _lesson(slug)
+    charge_command(learner_id(), lesson, step=step, block=block)
+    runs = services().commands.run_block(learner_id(), lesson, step, block, lambda event: None)
     return jsonify({"step": step, "block": block, "runs": [
         {"node": r.node, "command": r.command, "exit_code": r.result.exit_code, "timed_out": r.result.timed_out,
          "stdout": r.result.stdout, "stderr": r.result.stderr} for r in runs]})
 
 
 @api.post("/lessons/<slug>/steps/<step>/check")
-@rate_limited("commands")
+@rate_limited("learner_commands")
 @in_flight
 def check(slug, step):
-    return jsonify(services().commands.check(learner_id(), _lesson(slug), step))
+    lesson = _lesson(slug)
+    charge_command(learner_id(), lesson, step=step)
+    return jsonify(services().commands.check(learner_id(), lesson, step))
 
 
 @api.post("/lessons/<slug>/console")
-@rate_limited("commands")
+@rate_limited("learner_commands")
 @in_flight
 def console(slug):
     data = json_body()
     node, line = data.get("node"), data.get("line")
     if not isinstance(node, str) or not isinstance(line, str):
         raise ApiError(400, "give the node and the line: {\"node\": \"manager1\", \"line\": \"docker node ls\"}")
+    lesson = _lesson(slug)
+    charge_command(learner_id(), lesson, node=node, line=line)
     events = []
-    answer = services().commands.console(learner_id(), _lesson(slug), node, line, events.append)
+    answer = services().commands.console(learner_id(), lesson, node, line, events.append)
     if not answer["allowed"]:
         return jsonify({"error": answer["reason"], "refused": True}), 422
     out = [e for e in events if e["type"] == "output"]

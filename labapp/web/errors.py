@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..engine import CONNECTION_ERRORS
 from ..errors import LabappError, NodeDead
 from ..i18n import msg, said
-from ..lab import LabError, LabFull, NotFound, TooMany
+from ..lab import LabError, LabFull, NotFound, TooMany, WorkshopOnly
 from ..workshop import DoesNotFit, Gone, WorkshopError
 
 
@@ -27,7 +27,7 @@ class ApiError(LabError):
 
 
 # The first class in this list that an error is an instance of gives its status.
-_STATUSES = ((ApiError, None), (NotFound, 404), (LabFull, 503), (TooMany, 429), (Gone, 410),
+_STATUSES = ((ApiError, None), (NotFound, 404), (LabFull, 503), (TooMany, 429), (WorkshopOnly, 403), (Gone, 410),
              (DoesNotFit, 409), (WorkshopError, 400), (NodeDead, 409), (LabError, 409))
 
 

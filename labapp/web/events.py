@@ -17,7 +17,7 @@ from ..i18n import annotate_refusals, localized, msg, said
 from ..lesson.model import DEFAULT_LANGUAGE, LANGUAGES
 from . import services
 from .errors import explain
-from .guard import Refused, command_event, guard
+from .guard import Refused, charge_command, charge_sandbox, command_event, note_address
 
 socketio = SocketIO()
 MAX_FIELD = 2000
@@ -177,8 +177,9 @@ class LabNamespace(Namespace):
         if state["state"] == "starting":
             emit("sandbox", {"type": "sandbox", "stage": "starting"})
             return  # the start under way reports to this page too (same learner room)
+        note_address(learner)  # admission's per-address cap reads it
         if not counted and not (state["state"] == "ready" and state["lesson"] == lesson.slug):
-            guard().hit("sandboxes")
+            charge_sandbox(learner)
 
         def start():
             with app.app_context():
@@ -196,27 +197,32 @@ class LabNamespace(Namespace):
                                                             "logged on the server); press Reset sandbox to try again")})
         socketio.start_background_task(start)
 
-    @command_event("commands")
+    @command_event
     def on_run(self, data=None):
         learner, lesson = self._lesson(data)
         step, block = _field(data, "step"), _field(data, "block", int)
+        charge_command(learner, lesson, step=step, block=block)
         runs = services().commands.run_block(learner, lesson, step, block, self._forward(learner))
         _send_map(learner)
         emit("done", {"step": step, "block": block, "commands": len(runs)}, to=learner)
 
-    @command_event("commands")
+    @command_event
     def on_check(self, data=None):
         learner, lesson = self._lesson(data)
-        verdict = services().commands.check(learner, lesson, _field(data, "step"))
+        step = _field(data, "step")
+        charge_command(learner, lesson, step=step)
+        verdict = services().commands.check(learner, lesson, step)
         emit("verdict", localize(verdict, lesson.language), to=learner)
         _send_map(learner)
 
-    @command_event("commands")
+    @command_event
     def on_console(self, data=None):
         learner, lesson = self._lesson(data)
         terminal = (data.get("cols", 80), data.get("rows", 24))
-        answer = services().commands.console(learner, lesson, _field(data, "node"), _field(data, "line"),
-                                             self._forward(learner, tty=True), terminal=terminal)
+        node, line = _field(data, "node"), _field(data, "line")
+        charge_command(learner, lesson, node=node, line=line, terminal=True)
+        answer = services().commands.console(learner, lesson, node, line, self._forward(learner, tty=True),
+                                             terminal=terminal)
         if not answer["allowed"]:
             emit("refused", localize({"reason": answer["reason"], "line": data.get("line")}, lesson.language))
         elif not answer.get("interactive"):
@@ -236,7 +242,8 @@ class LabNamespace(Namespace):
 
     def on_reset(self, data=None):
         learner, _ = self._lesson(data)
-        guard().hit("sandboxes")  # a reset always makes a fresh sandbox
+        note_address(learner)
+        charge_sandbox(learner)  # a reset makes a fresh sandbox (if admission lets it: else nothing)
         services().lifecycle.release(learner)
         emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
         self._join(data, counted=True)
@@ -252,7 +259,7 @@ def _send_map(learner):
 
 class TrainerNamespace(Namespace):
     """The trainer's dashboard: the roster live, a learner's map and output read-only,
-    reset, broadcast and end. Only a signed-in trainer may connect."""
+    reset, remove, broadcast and end. Only a signed-in trainer may connect."""
 
     def on_connect(self, auth=None):
         from .trainer import trainer_state
@@ -288,6 +295,12 @@ class TrainerNamespace(Namespace):
         notice = msg("resetting {name}'s sandbox to step {step}", name=answer["name"], step=step) if step \
             else msg("resetting {name}'s sandbox at their step", name=answer["name"])
         emit("notice", localized({"message": notice}, page_language()))
+
+    def on_remove(self, data=None):
+        answer = services().workshops.remove(_field(data, "workshop"), _field(data, "learner"))
+        emit("notice", localized({"message": msg("{name} was removed from the workshop: their place and name are "
+                                                 "free, and their browser cannot join it again",
+                                                 name=answer["name"])}, page_language()))
 
     def on_broadcast(self, data=None):
         sent = services().workshops.broadcast(_field(data, "workshop"), _field(data, "message"))

@@ -1,17 +1,24 @@
 """The web layer's limits (layer 1): a learner's commands in flight, rate limits per
-client address, back-off after wrong credentials, and the client's address itself.
+learner and per client address, back-off after wrong credentials, and the client's address
+itself.
 
 - In flight: at most LABAPP_COMMANDS_IN_FLIGHT commands (console lines, runs, checks,
   terminal opens, a sandbox being made over REST) per learner at once; the next one is
   refused (429 on the API, a `failure` event on Socket.IO) while one is still running.
-- Per address: a learner is a cookie and a new cookie is free, so sandboxes, commands,
-  joins and sign-ins are also counted per client address, which a new cookie does not
-  change. The REST routes use Flask-Limiter; the Socket.IO handlers, which are not Flask
-  routes, hit the same buckets through the `limits` library Flask-Limiter is built on.
-  A workshop room often shares one address (NAT), so the defaults are sized for a room.
+- Per learner (the cookie): every command and every workshop join counts against the
+  learner's own budget, refused ones too.
+- Per address: a learner is a cookie and a new cookie is free, so sandboxes made, commands
+  that reach a node, wrong join codes and wrong trainer tokens are also counted per client
+  address, which a new cookie does not change. A workshop room often shares one address
+  (NAT), so nothing a member of the room can do for free uses up the room's budget: a
+  refused console line or a command without a sandbox costs only its learner's budget, and
+  the right trainer token or the right code of an open workshop is never refused by a
+  per-address limit. The REST routes use Flask-Limiter; the Socket.IO handlers (and the
+  routes that count only some requests) hit the same buckets through the `limits` library
+  Flask-Limiter is built on, so that REST and Socket.IO count together.
 - Back-off: wrong trainer tokens (sign-in form, Bearer on the API and on /trainer) and
-  wrong join codes make the next attempts from that address, and with that credential,
-  wait longer and longer; a success clears it.
+  wrong join codes make the next wrong attempts from that address, and with that
+  credential, wait longer and longer; the right credential is never held back.
 
 Every limit lives in the storage Flask-Limiter was given (LABAPP_RATE_LIMIT_STORAGE,
 in memory by default; a Redis URI shares the counts between instances).
@@ -34,15 +41,20 @@ from limits import parse_many
 from ..config import ConfigError
 from ..i18n import N_, msg, nmsg, said
 from ..lab import LabError
+from . import services
 
-# What each per-address limit counts, in the sentence a refused client reads.
-WHAT = {"sandboxes": N_("new sandboxes"), "commands": N_("commands"), "joins": N_("workshop joins"),
-        "signins": N_("trainer sign-in attempts")}
+# What each limit counts, in the sentence a refused client reads.
+WHAT = {"sandboxes": N_("new sandboxes"), "commands": N_("commands"), "joins": N_("wrong join codes"),
+        "signins": N_("wrong trainer tokens"), "learner_commands": N_("commands"),
+        "learner_joins": N_("workshop joins")}
 # The units of a rate limit (the `limits` library's granularities), for "N per M UNIT".
 UNITS = {"second": N_("second"), "minute": N_("minute"), "hour": N_("hour"), "day": N_("day"),
          "month": N_("month"), "year": N_("year")}
 RATE_SETTINGS = {"sandboxes": "LABAPP_RATE_SANDBOXES", "commands": "LABAPP_RATE_COMMANDS",
-                 "joins": "LABAPP_RATE_JOINS", "signins": "LABAPP_RATE_SIGNINS"}
+                 "joins": "LABAPP_RATE_JOINS", "signins": "LABAPP_RATE_SIGNINS",
+                 "learner_commands": "LABAPP_RATE_COMMANDS_PER_LEARNER",
+                 "learner_joins": "LABAPP_RATE_JOINS_PER_LEARNER"}
+PER_LEARNER = {"learner_commands", "learner_joins"}  # counted per learner (cookie); the rest per address
 FORGET_SECONDS = 15 * 60  # a run of wrong attempts is forgotten this long after its last one
 
 
@@ -163,7 +175,7 @@ class Throttle:
         return keys
 
     def wait(self, address: str, credential=None) -> int:
-        """Seconds before ADDRESS (or anyone with CREDENTIAL) may try again; 0: now."""
+        """Seconds before ADDRESS (or anyone with CREDENTIAL) may try a wrong one again; 0: now."""
         now, longest = time.time(), 0.0
         for key in self._keys(address, credential):
             if self.storage.get(key + "/until"):
@@ -186,6 +198,9 @@ class Throttle:
         return longest
 
     def succeeded(self, address: str, credential=None) -> None:
+        """Forget the run of ADDRESS and CREDENTIAL (the web layer does not call it on a
+        success: the right credential is never held back, so it need not clear the way, and
+        clearing would let whoever knows one right credential reset a guesser's wait)."""
         with self._lock:
             for key in self._keys(address, credential):
                 self.storage.clear(key + "/n")
@@ -193,7 +208,7 @@ class Throttle:
 
     def check(self, address: str, credential, what: str) -> None:
         """Refused when ADDRESS or CREDENTIAL must still wait; WHAT names the attempts
-        (WRONG_ATTEMPTS)."""
+        (WRONG_ATTEMPTS). Ask it of wrong credentials only."""
         wait = self.wait(address, credential)
         if wait:
             raise Refused(msg("too many {attempts} from your address: try again in {wait}",
@@ -218,7 +233,8 @@ def rate_text(item) -> str:
 # --- the app's guard ----------------------------------------------------------------------
 
 class Guard:
-    """The app's limits: in flight per learner, rates per address, the throttles."""
+    """The app's limits: in flight per learner, rates per learner and per address, the
+    throttles."""
 
     def __init__(self, app, settings):
         self.rates = {}
@@ -241,16 +257,19 @@ class Guard:
             "join": Throttle(storage, "join", settings.join_throttle_free, settings.join_throttle_max_seconds),
         }
 
-    def _args(self, kind: str) -> list[str]:
-        """The identifiers of KIND's bucket for this client, as Flask-Limiter builds them for
-        a shared limit (key prefix, key, scope), so REST and Socket.IO count together."""
-        return ["labapp", client_address(), kind]
+    def _args(self, kind: str, learner: str | None = None) -> list[str]:
+        """The identifiers of KIND's bucket for this client (the address; the learner's for a
+        per-learner KIND), as Flask-Limiter builds them for a shared limit (key prefix, key,
+        scope), so REST and Socket.IO count together."""
+        return ["labapp", _learner_key(learner) if kind in PER_LEARNER else client_address(), kind]
 
-    def hit(self, kind: str) -> None:
-        """Count one KIND for this client's address (Socket.IO); Refused past the limit."""
+    def hit(self, kind: str, learner: str | None = None) -> None:
+        """Count one KIND for this client's address (or for LEARNER, for a per-learner KIND);
+        Refused past the limit."""
+        args = self._args(kind, learner)
         for item in sorted(self.rates[kind]):
-            if not self.limiter.limiter.hit(item, *self._args(kind)):
-                reset, _ = self.limiter.limiter.get_window_stats(item, *self._args(kind))
+            if not self.limiter.limiter.hit(item, *args):
+                reset, _ = self.limiter.limiter.get_window_stats(item, *args)
                 retry = max(1, math.ceil(reset - time.time()))
                 raise Refused(msg("{refusal}; try again in {wait}", refusal=_too_many(kind, item),
                                   wait=_seconds(retry)), retry)
@@ -262,11 +281,23 @@ class Guard:
             if kind is None or not self.texts[kind].strip():
                 continue
             exempt = getattr(view, "labapp_exempt", None)
+            key = (lambda: _learner_key(None)) if kind in PER_LEARNER else client_address
             app.view_functions[endpoint] = self.limiter.shared_limit(
-                self.texts[kind], scope=kind, exempt_when=exempt)(view)
+                self.texts[kind], scope=kind, key_func=key, exempt_when=exempt)(view)
+
+
+def _learner_key(learner: str | None) -> str:
+    """The key of a per-learner bucket: LEARNER, or this request's learner (the cookie's)."""
+    if learner is None:
+        from .views import learner_id
+
+        learner = learner_id()
+    return f"learner:{learner}"
 
 
 def _too_many(kind: str, item) -> str:
+    if kind in PER_LEARNER:
+        return msg("too many {what} from you (at most {limit})", what=msg(WHAT[kind]), limit=rate_text(item))
     return msg("too many {what} from your address (at most {limit}; everyone behind the same address counts "
                "together)", what=msg(WHAT[kind]), limit=rate_text(item))
 
@@ -319,8 +350,9 @@ def _rate_limited_answer(exc: RateLimitExceeded):
 # --- decorators ---------------------------------------------------------------------------
 
 def rate_limited(kind: str, exempt_when=None):
-    """Mark a view for KIND's per-address limit (bound to the app's limiter at start);
-    EXEMPT_WHEN (no arguments, in the request) skips the count, e.g. nothing will be made."""
+    """Mark a view for KIND's limit, per address or per learner (bound to the app's limiter
+    at start); EXEMPT_WHEN (no arguments, in the request) skips the count, e.g. nothing will
+    be made."""
     if kind not in RATE_SETTINGS:
         raise ValueError(kind)
 
@@ -342,19 +374,83 @@ def in_flight(view):
     return wrapper
 
 
-def command_event(kind: str | None = "commands", hold: bool = True):
-    """A Socket.IO handler that runs a command: counted per address (KIND, through the
-    `limits` library) and, with HOLD, in the learner's commands in flight. A refusal raises
-    Refused, which the namespace's error handler turns into a `failure` event."""
-    def decorate(handler):
-        @functools.wraps(handler)
-        def wrapper(self, data=None, *rest):
-            the_guard = guard()
-            if kind is not None:
-                the_guard.hit(kind)
-            if not hold:
-                return handler(self, data, *rest)
-            with the_guard.in_flight.hold(session.get("learner") or "-"):
-                return handler(self, data, *rest)
-        return wrapper
-    return decorate
+def command_event(handler):
+    """A Socket.IO handler that runs a command: counted against the learner's own budget
+    (LABAPP_RATE_COMMANDS_PER_LEARNER, through the `limits` library) and held in the
+    learner's commands in flight. The handler charges the address itself (charge_command),
+    once it knows whether the command reaches a node. A refusal raises Refused, which the
+    namespace's error handler turns into a `failure` event."""
+    @functools.wraps(handler)
+    def wrapper(self, data=None, *rest):
+        the_guard = guard()
+        learner = session.get("learner") or "-"
+        the_guard.hit("learner_commands", learner)
+        with the_guard.in_flight.hold(learner):
+            return handler(self, data, *rest)
+    return wrapper
+
+
+def note_address(learner: str) -> None:
+    """Remember the client address LEARNER asks for a sandbox from: admission caps the
+    sandboxes one address holds at once outside workshops (LABAPP_SANDBOXES_PER_ADDRESS).
+    A seat that holds a sandbox (or is making one) keeps the address it was admitted from:
+    else asking again from a second address, which makes nothing, would move the sandbox
+    there unchecked and free a place at the first, again and again."""
+    seat = services().seats.get(learner)
+    with seat.lock:
+        if seat.sandbox is None and not seat.starting:
+            seat.address = client_address()
+
+
+def charge_sandbox(learner: str) -> None:
+    """Count a new sandbox of LEARNER against the client address (LABAPP_RATE_SANDBOXES);
+    Refused past the limit. One that admission refuses now (the address holds as many as it
+    may, the lab is full or for workshops only, the learner made too many) makes nothing and
+    costs the address nothing: a member of a room with fresh cookies cannot use up the
+    room's budget with requests that are refused anyway. The learner's seat must have its
+    address already (admission's cap per address reads it)."""
+    lab = services()
+    try:
+        lab.admission.check(learner, replacing=lab.seats.get(learner).sandbox is not None)
+    except LabError:
+        return  # admission says so again when the sandbox is asked for
+    guard().hit("sandboxes")
+
+
+def charge_command(learner: str, lesson, *, step: str | None = None, block: int | None = None,
+                   node: str | None = None, line: str | None = None, terminal: bool = False) -> None:
+    """Count a command against the client address's budget (LABAPP_RATE_COMMANDS) if it will
+    reach a node; Refused past the limit. One that will not (a line the console refuses, no
+    sandbox for this lesson, no such step, block or node) costs only the learner's own
+    budget, which the caller has counted: a member of a room cannot use up the room's
+    budget with commands that cost the host nothing."""
+    if reaches_node(learner, lesson, step=step, block=block, node=node, line=line, terminal=terminal):
+        guard().hit("commands")
+
+
+def reaches_node(learner: str, lesson, *, step: str | None = None, block: int | None = None,
+                 node: str | None = None, line: str | None = None, terminal: bool = False) -> bool:
+    """Whether a command of LEARNER in LESSON (a step's block, a step's check, or a console
+    LINE on NODE, with a TERMINAL to show an interactive one in) will run on a node: the
+    learner's sandbox for this lesson is there and the console policy allows the line. The
+    lab decides again when it runs it; this only says whom the command costs."""
+    from ..console import judge
+
+    seat = services().seats.get(learner)
+    sandbox = seat.sandbox
+    if sandbox is None or seat.lesson != lesson.slug:
+        return False
+    if step is not None:
+        try:
+            found = lesson.step(step)
+        except KeyError:
+            return False
+        if block is not None and not 0 <= block < len(found.blocks):
+            return False
+    if line is not None:
+        if node not in {n.name for n in sandbox.nodes}:
+            return False
+        verdict = judge(line)
+        if not verdict.allowed or (verdict.interactive and not terminal):
+            return False
+    return True

@@ -5,15 +5,18 @@ from __future__ import annotations
 _ERRORS = {
     400: "a malformed request: the body or a field is not what the operation takes",
     401: "no trainer credentials",
-    403: "a request from another origin, or a wrong trainer token",
+    403: "a request from another origin, a wrong trainer token, or a sandbox for workshop learners only "
+         "(LABAPP_WORKSHOP_ONLY)",
     404: "no such lesson, step, block, workshop or learner; a wrong join code",
-    409: "the sandbox is not ready (or is starting), a node died, or the request conflicts with the state",
+    409: "the sandbox is not ready (or is starting), a node died, or the request conflicts with the state (a "
+         "name taken, a full workshop, a learner the trainer removed)",
     410: "the workshop has ended",
     413: "the body is larger than 64 KiB",
     415: "a POST that is not JSON (Content-Type: application/json)",
     422: "the console refused the line (with the reason)",
-    429: "a limit: commands in flight for this learner, a rate per client address, or the back-off after "
-         "wrong trainer tokens or join codes (Retry-After says when to try again)",
+    429: "a limit: commands in flight for this learner, a rate per learner or per client address, the "
+         "sandboxes one address holds, or the back-off after wrong trainer tokens or join codes (Retry-After "
+         "says when to try again)",
     503: "the lab is full (Retry-After) or the Docker engine is away",
 }
 _RETRY = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
@@ -196,6 +199,12 @@ def openapi_document(app) -> dict:
                 (*_WRITE, *_BODY, 401, 404, 410, 429), security=_TRAINER, body={
                     "type": "object", "required": ["message"], "properties": {
                         "message": {"type": "string", "minLength": 1, "maxLength": 500}}})},
+            "/api/workshops/{wid}/learners/{learner}": {"parameters": [wid, learner], "delete": _op(
+                "Remove a learner: their place and name are free, their sandbox is destroyed, and their browser "
+                "cannot join this workshop again",
+                {"type": "object", "required": ["learner", "name", "removed"], "properties": {
+                    "learner": _STR, "name": _STR, "removed": {"type": "boolean"}}},
+                (401, 403, 404, 429), security=_TRAINER)},
             "/api/workshops/{wid}/learners/{learner}/reset": {"parameters": [wid, learner], "post": _op(
                 "Give a learner a fresh sandbox at their step (or at 'step', replaying those before)",
                 {"type": "object"}, (*_WRITE, *_BODY, 401, 404, 409, 410, 429), status=202, ok_text="Accepted",

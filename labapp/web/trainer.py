@@ -3,16 +3,17 @@ dashboard, the workshop API under /api/workshops, and the learners' join page an
 from __future__ import annotations
 
 import functools
-import hashlib
+import hmac
 import json
 import os
 import secrets
 import time
 
 import segno
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
+from ..config import ConfigError
 from ..datadir import kept
 from ..i18n import N_, msg, said
 from ..lab import LabError, NotFound
@@ -25,6 +26,7 @@ pages = Blueprint("workshops", __name__)
 wsapi = Blueprint("wsapi", __name__, url_prefix="/api")
 api_blueprint_errors(wsapi)
 CODE_LENGTH = 6  # a join code's letters and digits
+MIN_TOKEN = 20  # characters an operator's LABAPP_TRAINER_TOKEN must have: the right token is never held back
 MAX_AHEAD = 366 * 86400  # a workshop starts at most this far ahead (dates past 9999 break the clock)
 _WRONG = "the trainer token is not right (labapp serve prints it; LABAPP_TRAINER_TOKEN sets it)"  # the API's only
 _EXPIRED = N_("the form expired; try again")
@@ -43,8 +45,26 @@ def workshops():
 
 def trainer_token(settings) -> str:
     """LABAPP_TRAINER_TOKEN, or a random token made once per data directory (mode 0600) and
-    printed by `labapp serve`: there is no default token."""
-    return settings.trainer_token or kept(settings.data_dir, "trainer_token", lambda: secrets.token_urlsafe(18))
+    printed by `labapp serve`: there is no default token.
+
+    The right token always gets in (a room sharing the trainer's address cannot lock them
+    out with wrong ones), so a refusal of a wrong one tells a guesser no more than its 403:
+    the token's strength is what stops guessing. An operator's token shorter than MIN_TOKEN
+    characters, or one with spaces around it (which the sign-in form and the Bearer header
+    cannot carry), is refused at start (ConfigError)."""
+    token = settings.trainer_token
+    if not token:
+        return kept(settings.data_dir, "trainer_token", lambda: secrets.token_urlsafe(18))
+    if token != token.strip():
+        raise ConfigError("LABAPP_TRAINER_TOKEN begins or ends with a space, which neither the sign-in form nor an "
+                          "'Authorization: Bearer' header can carry: remove it")
+    if len(token) < MIN_TOKEN:
+        raise ConfigError(f"LABAPP_TRAINER_TOKEN is {len(token)} characters long; a trainer token must have at least "
+                          f"{MIN_TOKEN}, so that it cannot be guessed (the right token is never held back by the "
+                          "back-off): set a longer random one, for example the output of "
+                          "`python3 -c 'import secrets; print(secrets.token_urlsafe(18))'`, or unset "
+                          "LABAPP_TRAINER_TOKEN and labapp makes one and prints it")
+    return token
 
 
 def trainer_token_note(settings) -> str:
@@ -54,8 +74,14 @@ def trainer_token_note(settings) -> str:
     return f"{trainer_token(settings)} (kept in {path}; set LABAPP_TRAINER_TOKEN to choose one)"
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def _session_mark(token: str) -> str:
+    """What a signed-in trainer's session holds: an HMAC of the token keyed with the app's
+    secret key. The session cookie is signed, not encrypted (the browser can read it), so it
+    must reveal nothing about the token to someone without the secret key; a new token (or a
+    new secret key) makes every earlier session's mark wrong, which signs it out."""
+    key = current_app.secret_key
+    key = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    return hmac.new(key, b"labapp trainer session\0" + token.encode("utf-8", "surrogatepass"), "sha256").hexdigest()
 
 
 def trainer_state() -> str:
@@ -63,8 +89,8 @@ def trainer_state() -> str:
 
     A Bearer token is the credential when the request has one (other Authorization schemes,
     such as a proxy's Basic, are not ours and are ignored); else the signed-in session. A
-    Bearer token is throttled: while this address (or this token) must wait after wrong
-    ones, Refused (429) is raised before the token is even compared."""
+    wrong Bearer token is limited (_attempt): Refused (429) past the limits; the right one
+    always gets through."""
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.strip().partition(" ")
     if scheme.lower() == "bearer":
@@ -72,17 +98,20 @@ def trainer_state() -> str:
     signed = session.get("trainer")
     if signed is None:
         return "missing"
-    return "ok" if same_secret(signed, _digest(web().trainer_token)) else "wrong"
+    return "ok" if same_secret(signed, _session_mark(web().trainer_token)) else "wrong"
 
 
 def _attempt(given, what: str) -> str:
-    """Judge a trainer token GIVEN by this client, through the back-off: 'ok' or 'wrong'."""
-    throttle = guard().throttles["trainer"]
+    """Judge a trainer token GIVEN by this client: 'ok' for the right one, always; a wrong
+    one counts against the address (LABAPP_RATE_SIGNINS) and goes through the back-off
+    (Refused, 429, past either), then is 'wrong'."""
+    if given and same_secret(given, web().trainer_token):
+        return "ok"
+    the_guard = guard()
+    the_guard.hit("signins")  # every wrong token, even one the back-off refuses, counts
+    throttle = the_guard.throttles["trainer"]
     address = client_address()
     throttle.check(address, given, what)
-    if given and same_secret(given, web().trainer_token):
-        throttle.succeeded(address, given)
-        return "ok"
     throttle.failed(address, given)
     return "wrong"
 
@@ -132,7 +161,6 @@ def login_page():
 
 
 @pages.post("/trainer/login")
-@rate_limited("signins")
 def login():
     lang = language()
     status, retry = 403, None
@@ -144,7 +172,7 @@ def login():
         except Refused as exc:
             state, problem, status, retry = "wait", said(exc), 429, exc.retry_after
         if state == "ok":
-            session["trainer"] = _digest(web().trainer_token)
+            session["trainer"] = _session_mark(web().trainer_token)
             return redirect(url_for("workshops.trainer_home"))
         if state == "wrong":
             problem = msg("that is not the trainer token (labapp serve prints it when it starts)")
@@ -226,7 +254,7 @@ def join_page(code=""):
 
 
 @pages.post("/join")
-@rate_limited("joins")
+@rate_limited("learner_joins")
 def join():
     lang = language()
     learner = learner_id()
@@ -248,27 +276,39 @@ def join():
 
 
 def _join(code, name, learner) -> dict:
-    """LEARNER joins by CODE, through the back-off on wrong codes (per address and code)."""
+    """LEARNER joins by CODE. The right code of an open workshop always gets through (a room
+    behind one address cannot be locked out by one of its members); a wrong one (or an
+    ended workshop's) counts against the address (LABAPP_RATE_JOINS) and goes through the
+    back-off (per address and per code): Refused (429) past either, else NotFound. Every
+    join, right or wrong, has counted against the learner's own budget already
+    (LABAPP_RATE_JOINS_PER_LEARNER, on the route)."""
     code = code.strip().upper() if isinstance(code, str) else ""
-    throttle = guard().throttles["join"]
+    well_formed = len(code) == CODE_LENGTH and code.isascii() and code.isalnum()
+    try:
+        workshop = workshops().by_code(code) if well_formed else None
+    except NotFound:
+        workshop = None
+    if workshop is not None and workshop["ended"] is None:
+        return workshops().join(code, name, learner)
+    the_guard = guard()
+    the_guard.hit("joins")  # every wrong code, even one the back-off refuses, counts
+    throttle = the_guard.throttles["join"]
     address = client_address()
     throttle.check(address, code, "join codes")
     try:
-        if len(code) != CODE_LENGTH or not code.isascii() or not code.isalnum():
+        if not well_formed:
             raise NotFound(msg("that is not a join code (six letters and digits); check it with your trainer"))
-        joined = workshops().join(code, name, learner)
+        return workshops().join(code, name, learner)  # an ended workshop: Gone, with its title
     except NotFound as exc:
         wait = throttle.failed(address, code)
         if wait:
             raise NotFound(msg("{refusal} (wait {seconds} s before the next try)", refusal=said(exc), seconds=wait)) \
                 from None
         raise
-    throttle.succeeded(address, code)
-    return joined
 
 
 @wsapi.post("/join")
-@rate_limited("joins")
+@rate_limited("learner_joins")
 def api_join():
     data = json_body()
     joined = _join(data.get("code"), data.get("name"), learner_id())
@@ -313,6 +353,14 @@ def api_end(wid):
 @trainer_required
 def api_broadcast(wid):
     return jsonify({"sent_to": workshops().broadcast(wid, json_body().get("message"))})
+
+
+@wsapi.delete("/workshops/<wid>/learners/<learner>")
+@trainer_required
+def api_remove(wid, learner):
+    """Remove a learner: their seat and name are free, their sandbox goes, and that browser
+    cannot join this workshop again."""
+    return jsonify(workshops().remove(wid, learner))
 
 
 @wsapi.post("/workshops/<wid>/learners/<learner>/reset")

@@ -12,13 +12,14 @@ from typing import Callable
 
 from ..capacity import Capacity
 from ..i18n import msg, said
-from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound
+from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound, Seating
 from ..lesson.model import Lesson
 from ..pool import WarmPool
 from ..store import Store
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
+SETTLE_SECONDS = 900  # how long a removal (or the end) waits for a sandbox being made, to remove it too
 _NAME = re.compile(r"^[^\x00-\x1f<>]{1,40}$")
 
 
@@ -46,6 +47,7 @@ class Workshops:
         self.capacity = capacity
         self.on_change: Callable[[str], None] = lambda workshop_id: None  # the dashboard redraws
         self._lock = threading.Lock()
+        lifecycle.admission.seating = self.seating  # workshop learners count against their workshop
 
     # --- the trainer's side ------------------------------------------------------------
 
@@ -132,8 +134,8 @@ class Workshops:
         if self.pool is not None:
             self.pool.release(wid)
         for person in self.people(wid):
-            self.lifecycle.release(person["learner"], msg("the workshop '{title}' has ended; your results are kept",
-                                                          title=workshop["title"]))
+            self._release(person["learner"], msg("the workshop '{title}' has ended; your results are kept",
+                                                 title=workshop["title"]))
             self.metrics.reaped.labels("ended").inc()
         self.on_change(wid)
         return self.get(wid)
@@ -147,6 +149,39 @@ class Workshops:
             self.events.notify(person["learner"], {"type": "broadcast", "message": message.strip(),
                                                    "workshop": workshop["title"]})
         return len(people)
+
+    def remove(self, wid: str, learner: str) -> dict:
+        """Take LEARNER off the workshop: their seat and their name are free again, their
+        sandbox is destroyed (their page is told why), and that browser (the learner id)
+        cannot join this workshop again. Their own progress is theirs and is kept; they leave
+        the roster and the results."""
+        workshop = self.get(wid)
+        with self._lock:
+            person = self.store.remove(wid, learner, time.time())
+        if person is None:
+            raise NotFound(msg("learner '{learner}' is not in this workshop", learner=learner))
+        self._release(learner, msg("your trainer removed you from the workshop '{title}'", title=workshop["title"]))
+        self.on_change(wid)
+        return {"learner": learner, "name": person["name"], "removed": True}
+
+    def _release(self, learner: str, reason: str) -> None:
+        """Destroy LEARNER's sandbox, telling them REASON; and one being made for them right
+        now once it is made (else it would be theirs after all: a squatter who asked for a
+        sandbox just before being removed would keep it)."""
+        self.lifecycle.release(learner, reason)
+        if not self.lifecycle.seats.get(learner).starting:
+            return
+
+        def once_made():
+            seats = self.lifecycle.seats
+            if seats.wait_seat_settled(learner, timeout=SETTLE_SECONDS):
+                # The lifecycle gives the seat its sandbox just after the start ends (or none
+                # if the start failed): wait a moment for it.
+                seat, deadline = seats.get(learner), time.monotonic() + 10
+                while seat.sandbox is None and not seat.starting and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            self.lifecycle.release(learner, reason)
+        threading.Thread(target=once_made, daemon=True, name="labapp-release").start()
 
     def reset(self, wid: str, learner: str, step: str | None = None) -> dict:
         """Give LEARNER a fresh sandbox at their step (or at STEP, replaying those before it),
@@ -188,6 +223,9 @@ class Workshops:
             raise Gone(msg("the workshop '{title}' has ended", title=workshop["title"]))
         with self._lock:
             outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"])
+        if outcome == "removed":
+            raise LabError(msg("your trainer removed you from the workshop '{title}'; this browser cannot join it "
+                               "again", title=workshop["title"]))
         if outcome.startswith("name:"):
             raise LabError(msg("someone in this workshop is already called '{name}'; add an initial or a number to "
                                "yours", name=outcome[5:]))
@@ -229,6 +267,34 @@ class Workshops:
             if any(progress.get(s.id) != "passed" for s in self.lesson(slug).steps):
                 return slug
         return workshop["lessons"][-1]
+
+    def seating(self) -> Seating:
+        """For admission (labapp/lab/admission.py): who is in a workshop that has begun (from
+        POOL_LEAD before its start until the trainer ends it), and which workshops keep their
+        places now (from POOL_LEAD before their start until their scheduled end: the pool
+        makes their sandboxes from then, and self-paced learners may not take them).
+
+        A learner who joined a workshop that has not begun yet is self-paced until it does
+        (EARLY: learner -> seconds until it begins): the host's capacity was admitted for
+        the workshop's time, and a code given out ahead must not be a way around the cap on
+        one address."""
+        now = time.time()
+        seating = Seating()
+        for workshop in self.all():  # newest first: a learner in two counts in the newer one
+            if workshop["ended"] is not None:
+                continue
+            begun = workshop["starts"] - POOL_LEAD <= now
+            for person in self.people(workshop["id"]):
+                if person["left"] is not None:
+                    continue
+                if begun:
+                    seating.members.setdefault(person["learner"], workshop["id"])
+                else:
+                    wait = workshop["starts"] - POOL_LEAD - now
+                    seating.early[person["learner"]] = min(wait, seating.early.get(person["learner"], wait))
+            if begun and now < workshop["ends"]:
+                seating.kept[workshop["id"]] = workshop["capacity"]
+        return seating
 
     def _open(self, wid: str) -> dict:
         workshop = self.get(wid)

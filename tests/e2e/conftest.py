@@ -29,7 +29,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-TRAINER_TOKEN = "e2e-trainer-token"
+TRAINER_TOKEN = "e2e-trainer-token-of-the-tests"  # the app wants 20 characters or more
 
 
 class Server:
@@ -38,7 +38,9 @@ class Server:
     def __init__(self, data, **env):
         self.data = data
         self.env = {**os.environ, "LABAPP_DATA_DIR": str(data), "LABAPP_TRAINER_TOKEN": TRAINER_TOKEN,
-                    "LABAPP_POOL_SIZE": "0", **env}
+                    "LABAPP_POOL_SIZE": "0",
+                    # every browser of a test is a learner at 127.0.0.1: no per-address cap here
+                    "LABAPP_SANDBOXES_PER_ADDRESS": "0", **env}
         self.proc = None
         self.url = None
 

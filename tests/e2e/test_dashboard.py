@@ -123,7 +123,7 @@ def test_tabbing_through_the_roster_keeps_focus_while_it_updates(room, trainer):
         assert state["y"] == y, f"after {after}, the page scrolled from {y} to {state['y']}"
 
     for learner in ("Ann", "Bora", "Chen"):
-        for button in ("view", "reset"):
+        for button in ("view", "reset", "remove"):
             y = stop(learner, button)
             # The clock ticks (each second), a learner joins (a row added), Ann fails a
             # check (her row's cells change; after 3 in a row she is marked stuck).
@@ -131,6 +131,8 @@ def test_tabbing_through_the_roster_keeps_focus_while_it_updates(room, trainer):
             ticked = time_cell.inner_text()
             expect(time_cell).not_to_have_text(ticked, timeout=5_000)
             held(learner, button, y, "the clock's tick")
+            if button == "remove":
+                continue  # the clock only: the workshop has 10 places for the joins of this module
             count = rows.count()
             room.join(next(room.names))
             expect(rows).to_have_count(count + 1, timeout=20_000)
@@ -138,7 +140,7 @@ def test_tabbing_through_the_roster_keeps_focus_while_it_updates(room, trainer):
             _fail_a_check(room, trainer)
             held(learner, button, y, "Ann's check")
     expect(_row(trainer, "Ann")).to_have_class(re.compile(r"\bstuck\b"), timeout=20_000)
-    held("Chen", "reset", y, "Ann became stuck")
+    held("Chen", "remove", y, "Ann became stuck")
     trainer.shot("focus-kept")
     # And on: Tab goes on to the first learner who joined during the test.
     stop("Learner1", "view")
@@ -237,3 +239,52 @@ def test_rows_are_reordered_without_losing_focus(page, move):
     # A new row (E) and one gone (B); then the order reversed (all but one move).
     assert page.evaluate("placeForTest('DCEA')") == {"order": "DCEA", "moved": 2, "same": True, "focused": "C"}
     assert page.evaluate("placeForTest('AECD')") == {"order": "AECD", "moved": 3, "same": True, "focused": "C"}
+
+
+def test_the_trainer_removes_a_squatter_from_the_roster(room, trainer, browser):
+    """A squatter with the join code took a colleague's name and the last place of a small
+    workshop; the trainer's Remove button (after a confirmation) frees both, and the
+    squatter's browser cannot join again."""
+    contexts = [browser.new_context() for _ in range(3)]
+    api, squatter, colleague = (ctx.request for ctx in contexts)
+    made = api.post(room.url + "/api/workshops", headers=TRAINER, data={
+        "title": "Small room", "lessons": [LESSON], "capacity": 1})
+    assert made.status == 201, made.text()
+    wid, code = made.json()["id"], made.json()["code"]
+    join = room.url + "/api/join"
+    try:
+        assert squatter.post(join, data={"code": code, "name": "Dana"}).ok
+        taken = colleague.post(join, data={"code": code, "name": "dana"})
+        assert taken.status == 409 and "already called 'Dana'" in taken.json()["error"]
+        trainer.goto(f"{room.url}/trainer/workshops/{wid}")
+        row = _row(trainer, "Dana")
+        expect(row).to_have_count(1, timeout=20_000)
+        button = row.locator("button.remove")
+        expect(button).to_have_text("Remove")
+        asked = []
+
+        def answer(accept):
+            def handle(dialog):
+                asked.append(dialog.message)
+                dialog.accept() if accept else dialog.dismiss()
+            return handle
+        trainer.once("dialog", answer(False))
+        button.click()
+        expect(trainer.locator("#notice")).to_have_text("")  # dismissed: nothing sent
+        expect(row).to_have_count(1)
+        trainer.once("dialog", answer(True))
+        button.click()
+        expect(row).to_have_count(0, timeout=20_000)
+        expect(trainer.locator("#notice")).to_have_text(
+            "Dana was removed from the workshop: their place and name are free, and their browser cannot join it "
+            "again", timeout=20_000)
+        assert len(asked) == 2 and asked[0].startswith("Dana: Remove this learner from the workshop?"), asked
+        again = squatter.post(join, data={"code": code, "name": "Someone else"})
+        assert again.status == 409 and "cannot join it again" in again.json()["error"]
+        assert colleague.post(join, data={"code": code, "name": "Dana"}).ok  # the place and the name are free
+        expect(_row(trainer, "Dana")).to_have_count(1, timeout=20_000)
+        trainer.shot("squatter-removed")
+    finally:
+        api.post(f"{room.url}/api/workshops/{wid}/end", headers=TRAINER, data={})
+        for ctx in contexts:
+            ctx.close()

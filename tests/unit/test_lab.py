@@ -270,3 +270,47 @@ def test_running_a_block_again_replaces_its_run_and_what_is_kept_is_bounded(worl
 
 def create_and(engine, line):
     engine._networks.append(network(line.split()[-1]))
+
+
+# --- admission ----------------------------------------------------------------------------------
+
+def test_two_learners_admitted_at_the_same_moment_both_count():
+    """Admission marks an admitted seat as starting under its own lock: a second learner asking
+    between the first's admission and the start of their sandbox cannot take the same place."""
+    from labapp.lab import Admission, LabFull, Seats
+
+    seats = Seats()
+    admission = Admission(seats, max_sandboxes=1)
+    admission.admit("ann", replacing=False)
+    assert seats.get("ann").starting and seats.live() == 1
+    with pytest.raises(LabFull):
+        admission.admit("bob", replacing=False)
+
+
+def test_admission_counts_workshop_learners_against_their_workshop_and_caps_an_address():
+    from labapp.lab import Admission, KeptForWorkshops, LabFull, Seating, Seats, TooMany, WorkshopOnly
+
+    seats = Seats()
+    seating = Seating(members={"w1": "W", "w2": "W"}, kept={"W": 2})
+    admission = Admission(seats, max_sandboxes=4, per_address=1, seating=lambda: seating)
+    for learner, address in (("s1", "10.0.0.1"), ("s2", "10.0.0.1"), ("s3", "10.0.0.2"), ("s4", "10.0.0.3"),
+                             ("w1", "10.0.0.1"), ("w2", "10.0.0.1")):
+        seats.get(learner).address = address
+    admission.admit("s1", replacing=False)
+    with pytest.raises(TooMany, match="1 sandboxes are already in use from your address"):
+        admission.admit("s2", replacing=False)
+    admission.admit("s1", replacing=True)  # a fresh sandbox for the one s1 holds is not one more
+    admission.admit("w1", replacing=False)  # a workshop learner: their workshop's place, not the address's
+    admission.admit("s3", replacing=False)  # 2 held + 1 kept for W
+    with pytest.raises(KeptForWorkshops, match="kept for a workshop now"):
+        admission.admit("s4", replacing=False)
+    admission.admit("w2", replacing=False)  # W's last kept place
+    with pytest.raises(LabFull, match="the lab is full"):
+        admission.admit("s4", replacing=False)
+    admission.workshop_only = True
+    seats.get("s1").starting = False
+    with pytest.raises(WorkshopOnly, match="only to the learners of a workshop"):
+        admission.admit("s1", replacing=False)
+    seating.early["s1"] = 61  # s1 joined a workshop that begins in 61 s
+    with pytest.raises(WorkshopOnly, match="has not begun yet: its learners get sandboxes in 2 minutes"):
+        admission.admit("s1", replacing=False)

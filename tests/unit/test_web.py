@@ -229,6 +229,18 @@ def test_bad_terminal_messages_get_a_clear_failure(app, event, message, reason):
     assert reason in failures[0]["args"][0]["message"]
 
 
+def test_a_malformed_terminal_size_is_said_as_such_with_no_terminal_open(app):
+    """The size is checked before the session: a page (or a hand-made socket) gets told
+    what is wrong with its message, not that no terminal is open."""
+    _, client = _joined(app)
+    client.emit("tty_resize", {"cols": 1e9, "rows": -1}, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert "a terminal size is whole columns (2-500) and rows (2-200)" in failures[0]["args"][0]["message"]
+    client.emit("tty_resize", {"cols": 80, "rows": 24}, namespace="/lab")
+    failures, _ = _wait_for(client, "failure")
+    assert "no terminal session is open" in failures[0]["args"][0]["message"]
+
+
 def test_reloading_the_page_closes_the_terminal_it_left(app):
     _, client = _joined(app)
     client.emit("console", {"lesson": LESSON, "node": "worker1",

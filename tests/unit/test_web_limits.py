@@ -1,5 +1,7 @@
-"""The web layer's limits (labapp/web/guard.py): commands in flight per learner, and rate
-limits per client address that a new cookie does not reset, on REST and Socket.IO alike."""
+"""The web layer's limits (labapp/web/guard.py): commands in flight per learner, rate limits
+per learner and per client address (which a new cookie does not reset), on REST and
+Socket.IO alike; and what a member of a room sharing one address cannot do to the room."""
+import re
 import threading
 import time
 
@@ -134,11 +136,39 @@ def test_socket_io_joins_and_resets_count_as_sandboxes(tmp_path):
     received(cho, "sandbox", lambda e: e.get("stage") == "ready")
 
 
+def test_refused_sandbox_requests_from_fresh_cookies_do_not_use_up_the_rooms_sandbox_budget(tmp_path):
+    """One member of a room behind one address, with fresh cookies, asks for sandboxes that
+    the cap per address refuses (REST, the page's join, its reset): they make nothing, so
+    they cost the room's budget nothing, and the room's learners still get theirs."""
+    app = make_app(tmp_path, LABAPP_RATE_SANDBOXES="5/minute", LABAPP_SANDBOXES_PER_ADDRESS=2)
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    room = trainer.post("/api/workshops", json={"title": "Room", "lessons": [LESSON], "capacity": 5}).get_json()
+    assert [app.test_client().post(SANDBOX, json={}).status_code for _ in range(2)] == [200, 200]  # 2 of 5 spent
+    for _ in range(10):
+        refused = app.test_client().post(SANDBOX, json={})
+        assert refused.status_code == 429 and "already in use from your address" in refused.get_json()["error"]
+    for event in ("join", "reset") * 5:
+        _, page = page_and_socket(app)
+        page.emit(event, {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+        assert "already in use from your address" in received(page, "failure")["message"]
+    for n in range(3):  # the room's learners: the 3 made left of the 5
+        learner = app.test_client()
+        assert learner.post("/api/join", json={"code": room["code"], "name": f"L{n}"}).status_code == 200
+        assert learner.post(SANDBOX, json={}).status_code == 200, n
+    spent = app.test_client()
+    assert spent.post("/api/join", json={"code": room["code"], "name": "L3"}).status_code == 200
+    refused = spent.post(SANDBOX, json={})  # what was made is counted
+    assert refused.status_code == 429 and "too many new sandboxes from your address" in refused.get_json()["error"]
+
+
 def test_commands_per_address_are_one_budget_for_rest_and_socket_io(tmp_path):
     app = make_app(tmp_path, LABAPP_RATE_COMMANDS="3/minute")
     http, client = joined(app)
     assert http.post(CONSOLE, json=QUICK).status_code == 200
-    assert app.test_client().post(CONSOLE, json=QUICK).status_code == 409  # counted: a fresh cookie, no sandbox
+    assert app.test_client().post(CONSOLE, json=QUICK).status_code == 409  # not counted: no sandbox, no node
+    client.emit("console", {"lesson": LESSON, "lang": "en", **QUICK}, namespace="/lab")
+    received(client, "done")
     client.emit("console", {"lesson": LESSON, "lang": "en", **QUICK}, namespace="/lab")
     received(client, "done")
     client.emit("console", {"lesson": LESSON, "lang": "en", **QUICK}, namespace="/lab")
@@ -147,19 +177,29 @@ def test_commands_per_address_are_one_budget_for_rest_and_socket_io(tmp_path):
     assert refused.status_code == 429 and "too many commands from your address" in refused.get_json()["error"]
 
 
-def test_joins_and_sign_ins_per_address(tmp_path):
+def _csrf(http, path):
+    return re.search(r'name="csrf" value="([^"]+)"', http.get(path).get_data(as_text=True)).group(1)
+
+
+def test_wrong_join_codes_and_wrong_trainer_tokens_per_address(tmp_path):
     app = make_app(tmp_path, LABAPP_RATE_JOINS="2/minute", LABAPP_RATE_SIGNINS="2/minute")
     for _ in range(2):
         assert app.test_client().post("/api/join", json={"code": "ABCDEF", "name": "Ann"}).status_code == 404
     refused = app.test_client().post("/api/join", json={"code": "ABCDEF", "name": "Ann"})
-    assert refused.status_code == 429 and "too many workshop joins from your address" in refused.get_json()["error"]
-    form = app.test_client().post("/join", data={"code": "ABCDEF", "name": "Ann"})  # the page shares the budget
-    assert form.status_code == 429 and "too many workshop joins" in form.get_data(as_text=True)
+    assert refused.status_code == 429
+    assert refused.get_json()["error"].startswith("too many wrong join codes from your address (at most 2 per 1 "
+                                                  "minute; everyone behind the same address counts together)")
+    page = app.test_client()
+    form = page.post("/join", data={"code": "ABCDEF", "name": "Ann", "csrf": _csrf(page, "/join")})
+    assert form.status_code == 429 and "too many wrong join codes" in form.get_data(as_text=True)  # one budget
+    for _ in range(2):  # forms without their CSRF token are not sign-in attempts: not counted
+        assert app.test_client().post("/trainer/login", data={"token": "x"}).status_code == 400
     for _ in range(2):
-        assert app.test_client().post("/trainer/login", data={"token": "x"}).status_code == 400  # no form token
-    page = app.test_client().post("/trainer/login", data={"token": TOKEN})
-    assert page.status_code == 429 and "Retry-After" in page.headers
-    assert "too many trainer sign-in attempts from your address" in page.get_data(as_text=True)
+        assert app.test_client().get("/api/workshops", headers={"Authorization": "Bearer nope"}).status_code == 403
+    page = app.test_client()
+    wrong = page.post("/trainer/login", data={"token": "nope", "csrf": _csrf(page, "/trainer/login")})
+    assert wrong.status_code == 429 and "Retry-After" in wrong.headers  # the form and Bearer share the budget
+    assert "too many wrong trainer tokens from your address" in wrong.get_data(as_text=True)
 
 
 def test_an_empty_setting_switches_a_limit_off_and_a_bad_one_is_refused(tmp_path):
@@ -168,6 +208,80 @@ def test_an_empty_setting_switches_a_limit_off_and_a_bad_one_is_refused(tmp_path
         assert app.test_client().post("/api/join", json={"code": "ABCDEF", "name": "A"}).status_code == 404
     with pytest.raises(ConfigError, match="LABAPP_RATE_COMMANDS='lots' is not a rate limit"):
         make_app(tmp_path, LABAPP_RATE_COMMANDS="lots")
+    with pytest.raises(ConfigError, match="LABAPP_RATE_COMMANDS_PER_LEARNER='2 a minute' is not a rate limit"):
+        make_app(tmp_path, LABAPP_RATE_COMMANDS_PER_LEARNER="2 a minute")
+    with pytest.raises(ConfigError, match="LABAPP_RATE_JOINS_PER_LEARNER='often' is not a rate limit"):
+        make_app(tmp_path, LABAPP_RATE_JOINS_PER_LEARNER="often")
+
+
+# --- a member of a room cannot use up the room's budget -----------------------------------
+
+def test_refused_lines_from_a_fresh_cookie_do_not_use_up_the_rooms_command_budget(tmp_path):
+    """The red team's attack, with the default limits: 1500 console lines the console refuses
+    at once, from a fresh cookie with no sandbox, from the room's one address. They cost the
+    attacker's own budget (120 a minute), not the address's (1500 a minute)."""
+    app = make_app(tmp_path)
+    room, client = joined(app)  # a learner of the room, behind the same address
+    attacker = app.test_client()
+    answers = [attacker.post(CONSOLE, json={"node": "manager1", "line": "x"}).status_code for _ in range(1500)]
+    assert answers[:120] == [422] * 120  # refused by the console: "'x' cannot run on a node"
+    assert set(answers[120:]) == {429}  # then the attacker's own budget is spent
+    refused = attacker.post(CONSOLE, json=QUICK)
+    assert refused.get_json()["error"].startswith("too many commands from you (at most 120 per 1 minute); try again")
+    for _ in range(3):  # the room works on
+        client.emit("console", {"lesson": LESSON, "lang": "en", **QUICK}, namespace="/lab")
+        received(client, "done")
+    assert room.post(CONSOLE, json=QUICK).status_code == 200
+
+
+def test_only_commands_that_reach_a_node_cost_the_address(tmp_path):
+    app = make_app(tmp_path, LABAPP_RATE_COMMANDS="3/minute")
+    http, client = joined(app)
+    fresh = app.test_client()  # no sandbox: nothing it sends reaches a node
+    assert fresh.post(CONSOLE, json=QUICK).status_code == 409
+    assert fresh.post(f"/api/lessons/{LESSON}/steps/swarm/run", json={"block": 0}).status_code == 409
+    assert fresh.post(f"/api/lessons/{LESSON}/steps/swarm/check", json={}).status_code == 409
+    refusals = [  # the learner with a sandbox, but nothing reaches a node either
+        (CONSOLE, {"node": "manager1", "line": "rm -rf /"}, 422),  # the console refuses it
+        (CONSOLE, {"node": "manager1", "line": "docker exec -it alpine1 ash"}, 422),  # no terminal over REST
+        (CONSOLE, {"node": "nowhere", "line": "docker ps"}, 503),  # no such node
+        (f"/api/lessons/{LESSON}/steps/nope/check", {}, 404),  # no such step
+        (f"/api/lessons/{LESSON}/steps/swarm/run", {"block": 99}, 404),  # no such block
+    ]
+    for path, body, status in refusals:
+        assert http.post(path, json=body).status_code == status, (path, body)
+    client.emit("console", {"lesson": LESSON, "lang": "en", "node": "manager1", "line": "rm -rf /"},
+                namespace="/lab")
+    received(client, "refused")
+    for _ in range(3):  # the address's 3 are all still there
+        assert http.post(CONSOLE, json=QUICK).status_code == 200
+    refused = http.post(f"/api/lessons/{LESSON}/steps/swarm/check", json={})
+    assert refused.status_code == 429 and "too many commands from your address" in refused.get_json()["error"]
+
+
+def test_a_learners_own_command_budget_counts_rest_and_socket_io_together(tmp_path):
+    app = make_app(tmp_path, LABAPP_RATE_COMMANDS_PER_LEARNER="3/minute")
+    http, client = joined(app)
+    assert http.post(CONSOLE, json=QUICK).status_code == 200
+    assert http.post(CONSOLE, json={"node": "manager1", "line": "rm -rf /"}).status_code == 422  # counted too
+    client.emit("console", {"lesson": LESSON, "lang": "en", **QUICK}, namespace="/lab")
+    received(client, "done")
+    client.emit("check", {"lesson": LESSON, "lang": "en", "step": "swarm"}, namespace="/lab")
+    assert received(client, "failure")["message"].startswith("too many commands from you (at most 3 per 1 minute)")
+    refused = http.post(CONSOLE, json=QUICK)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    other, _ = joined(app)  # another learner behind the same address has their own
+    assert other.post(CONSOLE, json=QUICK).status_code == 200
+
+
+def test_the_learners_budget_is_said_in_korean_on_a_korean_page(tmp_path):
+    app = make_app(tmp_path, LABAPP_RATE_COMMANDS_PER_LEARNER="1/minute")
+    _, client = joined(app, lang="ko")
+    client.emit("console", {"lesson": LESSON, "lang": "ko", **QUICK}, namespace="/lab")
+    received(client, "done")
+    client.emit("console", {"lesson": LESSON, "lang": "ko", **QUICK}, namespace="/lab")
+    message = received(client, "failure")["message"]
+    assert "명령" in message and "1분에 1" in message and "too many" not in message, message
 
 
 # --- the client's address -----------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Workshops over a fake sandbox: the model's rules, the trainer's credentials, the API,
 the join page and the live dashboard events."""
+import re
+import threading
 import time
 
 import pytest
@@ -9,7 +11,7 @@ from labapp.config import Settings
 from labapp.lab import LabError
 from labapp.web.events import socketio
 
-from .helpers import LESSON, TOKEN, make_app, until
+from .helpers import LESSON, TOKEN, client_at, make_app, page_and_socket, received, same_learner, until
 
 
 @pytest.fixture
@@ -224,3 +226,291 @@ def test_a_trainer_reset_replays_up_to_the_chosen_step(app, trainer):
 def test_a_body_that_is_not_an_object_is_a_400_like_the_rest_of_the_api(trainer):
     answer = trainer.post("/api/workshops", json=["not", "an", "object"])
     assert answer.status_code == 400 and answer.get_json() == {"error": "the body must be a JSON object"}
+
+
+# --- removing a participant -----------------------------------------------------------------
+
+def _learner_id(trainer, wid, name):
+    return next(r["learner"] for r in trainer.get(f"/api/workshops/{wid}").get_json()["learners"] if r["name"] == name)
+
+
+def test_the_trainer_removes_a_squatter_freeing_the_seat_the_name_and_the_sandbox(app, trainer):
+    made = _make(trainer, capacity=2)
+    squatter, joined = _learner(app, made["code"], "Ann")  # took a colleague's name
+    assert joined.status_code == 200
+    assert squatter.post(f"/api/lessons/{LESSON}/sandbox", json={}).status_code == 200
+    page = socketio.test_client(app, namespace="/lab", flask_test_client=squatter)
+    _learner(app, made["code"], "Bob")
+    ann, taken = _learner(app, made["code"], "ann")
+    assert taken.status_code == 409 and "already called 'Ann'" in taken.get_json()["error"]
+    _, full = _learner(app, made["code"], "Cho")
+    assert full.status_code == 409 and "is full" in full.get_json()["error"]
+    learner = _learner_id(trainer, made["id"], "Ann")
+    path = f"/api/workshops/{made['id']}/learners/{learner}"
+    assert app.test_client().delete(path).status_code == 401  # the trainer only
+    assert squatter.delete(path).status_code == 401
+    forged = trainer.delete(path, headers={"Origin": "http://evil.example"})
+    assert forged.status_code == 403 and "are not accepted here" in forged.get_json()["error"]
+    removed = trainer.delete(path)
+    assert removed.status_code == 200 and removed.get_json() == {"learner": learner, "name": "Ann", "removed": True}
+    assert "your trainer removed you from the workshop 'Onboarding'" in _received(page, "expired")["reason"]
+    assert app.extensions["labapp"].services.lifecycle.status(learner)["state"] == "none"
+    assert ann.post("/api/join", json={"code": made["code"], "name": "Ann"}).status_code == 200  # seat and name
+    roster = trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"]
+    assert sorted(r["name"] for r in roster) == ["Ann", "Bob"] and learner not in {r["learner"] for r in roster}
+    again = squatter.post("/api/join", json={"code": made["code"], "name": "Someone else"})
+    assert again.status_code == 409
+    assert again.get_json()["error"] == ("your trainer removed you from the workshop 'Onboarding'; this browser "
+                                         "cannot join it again")
+    assert trainer.delete(path).status_code == 404
+    assert trainer.delete(f"/api/workshops/nope/learners/{learner}").status_code == 404
+    results = trainer.get(f"/api/workshops/{made['id']}/results.json").get_json()["results"]
+    assert {r["name"] for r in results} == {"Ann", "Bob"}
+
+
+def test_a_sandbox_being_made_when_its_learner_is_removed_does_not_stay_theirs(tmp_path):
+    """The squatter asks for a sandbox and is removed while it is being made: once made, it
+    is removed too (else they would keep it after the removal)."""
+    from .fakes import FakeEngine, FakeSandbox
+
+    gate, made_ones = threading.Event(), []
+
+    class Kept(FakeSandbox):
+        destroyed = False
+
+        def destroy(self):
+            self.destroyed = True
+
+    def slow(lesson, progress):
+        gate.wait(10)
+        made_ones.append(Kept(FakeEngine(), nodes=lesson.node_names))
+        return made_ones[-1]
+    app = make_app(tmp_path, factory=slow, max_sandboxes=10)
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    made = _make(trainer)
+    squatter, _ = _learner(app, made["code"], "Mallory")
+    learner = _learner_id(trainer, made["id"], "Mallory")
+    lab = app.extensions["labapp"].services
+    answers = []
+    asking = threading.Thread(target=lambda: answers.append(_sandbox(squatter)))
+    asking.start()
+    until(lambda: lab.lifecycle.status(learner)["state"] == "starting")
+    assert trainer.delete(f"/api/workshops/{made['id']}/learners/{learner}").status_code == 200
+    gate.set()
+    asking.join(10)
+    until(lambda: lab.lifecycle.status(learner)["state"] == "none" and made_ones and made_ones[0].destroyed)
+    assert lab.seats.live() == 0
+
+
+def test_the_dashboard_removes_a_learner_over_socket_io(app, trainer):
+    made = _make(trainer)
+    board_http = app.test_client()
+    board_http.post("/trainer/login", data={"token": TOKEN, "csrf": _csrf(board_http, "/trainer/login")})
+    page = board_http.get(f"/trainer/workshops/{made['id']}").get_data(as_text=True)
+    assert 'data-remove="Remove"' in page and "data-remove-confirm=" in page
+    board = socketio.test_client(app, namespace="/trainer", flask_test_client=board_http)
+    board.emit("watch", {"workshop": made["id"]}, namespace="/trainer")
+    _received(board, "roster")
+    _learner(app, made["code"], "Mallory")
+    learner = _received(board, "roster", lambda r: r["learners"])["learners"][0]["learner"]
+    board.emit("remove", {"workshop": made["id"], "learner": learner}, namespace="/trainer")
+    assert _received(board, "notice")["message"] == ("Mallory was removed from the workshop: their place and name "
+                                                     "are free, and their browser cannot join it again")
+    assert _received(board, "roster", lambda r: not r["learners"])["learners"] == []
+    board.emit("remove", {"workshop": made["id"], "learner": learner}, namespace="/trainer")
+    assert "is not in this workshop" in _received(board, "failure")["message"]
+    board.emit("remove", {"workshop": made["id"]}, namespace="/trainer")
+    assert "needs 'learner'" in _received(board, "failure")["message"]
+
+
+# --- sandboxes per address, workshops' places, workshop-only labs -----------------------------
+
+NAT = "198.51.100.7"  # the one address a room reaches the lab from
+
+
+def _sandbox(http):
+    return http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+
+
+def test_one_address_cannot_take_the_whole_lab_with_many_cookies(tmp_path):
+    """The red team's attack: N cookies from one address took an N-sandbox lab, and the next
+    learner got 503. By default one address holds at most 3 sandboxes outside workshops."""
+    app = make_app(tmp_path, max_sandboxes=4)
+    answers = [_sandbox(client_at(app, NAT)) for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+    refused = answers[3]
+    assert refused.status_code == 429
+    assert re.fullmatch(r"3 sandboxes are already in use from your address, the most one address may hold at once "
+                        r"outside a workshop: if you are in a workshop, join it first with your trainer's code; "
+                        r"otherwise try again in 3[01] minutes, when an unused one is removed",
+                        refused.get_json()["error"])
+    assert _sandbox(client_at(app, "203.0.113.9")).status_code == 200  # another learner still gets one
+    http, client = page_and_socket(app, NAT, lang="ko")  # the page says it in its language
+    client.emit("join", {"lesson": LESSON, "lang": "ko"}, namespace="/lab")
+    message = received(client, "failure")["message"]
+    assert "주소" in message and "샌드박스 3개" in message and "sandboxes" not in message, message
+
+
+def test_fresh_cookies_racing_from_one_address_or_writing_x_forwarded_for_still_get_three(tmp_path):
+    """Eight fresh cookies ask at the same moment, each with an X-Forwarded-For of its own:
+    with no trusted proxy the header is not an address, and the starts under way count."""
+    from .fakes import FakeEngine, FakeSandbox
+
+    gate = threading.Event()
+
+    def slow(lesson, progress):
+        gate.wait(10)
+        return FakeSandbox(FakeEngine(), nodes=lesson.node_names)
+    app = make_app(tmp_path, factory=slow, max_sandboxes=20)
+    clients = [client_at(app, NAT) for _ in range(8)]
+    for http in clients:
+        http.get("/")
+    start, answers = threading.Barrier(len(clients)), {}
+
+    def ask(n, http):
+        start.wait()
+        answers[n] = http.post(f"/api/lessons/{LESSON}/sandbox", json={},
+                               headers={"X-Forwarded-For": f"10.9.9.{n}"}).status_code
+    threads = [threading.Thread(target=ask, args=(n, http)) for n, http in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    until(lambda: len(answers) == 5)  # five refused while three are being made
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(answers.values()) == [200] * 3 + [429] * 5
+    assert app.extensions["labapp"].services.seats.live() == 3
+
+
+def test_asking_again_from_a_second_address_does_not_move_a_sandbox_there(tmp_path):
+    """Three cookies hold the three sandboxes of address A; each asks again (nothing to make)
+    from address B, over REST and over the page. Were the sandboxes moved to B unchecked, A
+    would have its three places back, and two addresses would hold any number."""
+    app = make_app(tmp_path, max_sandboxes=20)
+    holders = [client_at(app, NAT) for _ in range(3)]
+    assert [_sandbox(http).status_code for http in holders] == [200] * 3
+    for http in holders:
+        http.environ_base["REMOTE_ADDR"] = "203.0.113.77"
+        assert _sandbox(http).status_code == 200  # nothing made
+        page = socketio.test_client(app, namespace="/lab", flask_test_client=http)
+        page.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+        received(page, "progress")
+    assert _sandbox(client_at(app, NAT)).status_code == 429
+    assert [_sandbox(client_at(app, "203.0.113.77")).status_code for _ in range(4)] == [200] * 3 + [429]
+
+
+def test_the_cap_per_address_setting(tmp_path):
+    from labapp.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"LABAPP_SANDBOXES_PER_ADDRESS=-1: write a whole number, 0 for no limit"):
+        make_app(tmp_path / "a", LABAPP_SANDBOXES_PER_ADDRESS=-1)
+    with pytest.raises(ConfigError, match=r"LABAPP_SANDBOXES_PER_ADDRESS='three' is not a whole number"):
+        Settings.from_env({"LABAPP_SANDBOXES_PER_ADDRESS": "three"})
+    with pytest.raises(ConfigError, match=r"LABAPP_WORKSHOP_ONLY='maybe': write 1 or 0"):
+        Settings.from_env({"LABAPP_WORKSHOP_ONLY": "maybe"})
+    off = make_app(tmp_path / "b", max_sandboxes=10, LABAPP_SANDBOXES_PER_ADDRESS=0)  # 0: no cap
+    assert [_sandbox(client_at(off, NAT)).status_code for _ in range(5)] == [200] * 5
+
+
+def test_resetting_ones_own_sandbox_is_not_a_new_one_and_a_freed_place_is_free(tmp_path):
+    app = make_app(tmp_path, max_sandboxes=10, LABAPP_SANDBOXES_PER_ADDRESS=2)
+    first, second = client_at(app, NAT), client_at(app, NAT)
+    assert _sandbox(first).status_code == 200 and _sandbox(second).status_code == 200
+    _, client = page_and_socket(app, NAT)
+    client.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+    assert "2 sandboxes are already in use from your address" in received(client, "failure")["message"]
+    http = same_learner(app, first)
+    http.environ_base["REMOTE_ADDR"] = NAT
+    assert http.delete("/api/sandbox").status_code == 200  # one is given back
+    client.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+    received(client, "sandbox", lambda e: e.get("stage") == "ready")
+    client.emit("reset", {"lesson": LESSON, "lang": "en"}, namespace="/lab")  # the learner's own: not one more
+    received(client, "sandbox", lambda e: e.get("stage") == "ready")
+
+
+def test_a_room_of_50_behind_one_address_gets_its_sandboxes(tmp_path):
+    app = make_app(tmp_path, max_sandboxes=60)
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    made = _make(trainer, capacity=50)
+    for n in range(50):
+        http = client_at(app, NAT)
+        assert http.post("/api/join", json={"code": made["code"], "name": f"Learner {n}"}).status_code == 200
+        started = _sandbox(http)
+        assert started.status_code == 200, (n, started.get_json())
+    lab = app.extensions["labapp"].services
+    assert lab.seats.live() == 50
+    assert [_sandbox(client_at(app, NAT)).status_code for _ in range(4)] == [200, 200, 200, 429]  # self-paced: 3
+
+
+def test_a_workshops_places_are_kept_from_self_paced_learners(tmp_path):
+    app = make_app(tmp_path, max_sandboxes=6)
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    later = _make(trainer, capacity=4, title="Tomorrow", starts=time.time() + 86400)
+    made = _make(trainer, capacity=4, title="Now")
+    assert [_sandbox(client_at(app, f"203.0.113.{n}")).status_code for n in range(2)] == [200, 200]
+    kept = _sandbox(client_at(app, "203.0.113.50"))  # 6 - 2 held - 4 kept for 'Now' ('Tomorrow' keeps none yet)
+    assert kept.status_code == 503 and int(kept.headers["Retry-After"]) >= 60
+    assert kept.get_json()["error"].startswith("the lab's free places are kept for a workshop now: if you are in it, "
+                                               "join it with your trainer's code; otherwise try again in")
+    for n in range(4):  # the room takes its four, from one address
+        http = client_at(app, NAT)
+        assert http.post("/api/join", json={"code": made["code"], "name": f"Learner {n}"}).status_code == 200
+        assert _sandbox(http).status_code == 200, n
+    late = client_at(app, NAT)
+    assert late.post("/api/join", json={"code": later["code"], "name": "Early bird"}).status_code == 200
+    full = _sandbox(late)  # the host is full: 6 of 6
+    assert full.status_code == 503 and full.get_json()["error"].startswith("the lab is full, try again in")
+
+
+def test_a_code_given_out_ahead_is_no_way_around_the_cap_on_one_address(tmp_path):
+    """A workshop's code, given out (or leaked) the day before: those who join it are
+    self-paced until 15 minutes before it starts, with the cap on one address."""
+    app = make_app(tmp_path, max_sandboxes=20)
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    later = _make(trainer, capacity=10, title="Tomorrow", starts=time.time() + 86400)
+    answers = []
+    for n in range(5):
+        http = client_at(app, NAT)
+        assert http.post("/api/join", json={"code": later["code"], "name": f"Early {n}"}).status_code == 200
+        answers.append(_sandbox(http).status_code)
+    assert answers == [200] * 3 + [429] * 2
+    soon = make_app(tmp_path / "b", max_sandboxes=20, LABAPP_WORKSHOP_ONLY=True)
+    trainer = soon.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    in_an_hour = _make(trainer, title="In an hour", starts=time.time() + 3600)
+    early, _ = _learner(soon, in_an_hour["code"], "Ann")
+    refused = _sandbox(early)
+    assert refused.status_code == 403
+    assert re.fullmatch(r"the workshop you joined has not begun yet: its learners get sandboxes in 4[56] minutes, "
+                        r"shortly before it starts", refused.get_json()["error"])
+    starting = _make(trainer, title="In ten minutes", starts=time.time() + 600)
+    on_time, _ = _learner(soon, starting["code"], "Bo")
+    assert _sandbox(on_time).status_code == 200  # its places are kept, and its learners get them
+
+
+def test_a_workshop_only_lab_gives_sandboxes_to_workshop_learners_only(tmp_path):
+    app = make_app(tmp_path, max_sandboxes=10, LABAPP_WORKSHOP_ONLY=True)
+    assert app.extensions["labapp"].services.pool.standing_size == 0  # no self-paced learner to pool for
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    made = _make(trainer)
+    alone = app.test_client()
+    refused = _sandbox(alone)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == ("this lab gives sandboxes only to the learners of a workshop: join yours "
+                                           "with the code your trainer gives you (at /join), then open the lesson "
+                                           "again")
+    _, client = page_and_socket(app, lang="ko")
+    client.emit("join", {"lesson": LESSON, "lang": "ko"}, namespace="/lab")
+    message = received(client, "failure")["message"]
+    assert "워크숍" in message and "/join" in message and "only" not in message, message
+    member, joined = _learner(app, made["code"], "Ann")
+    assert joined.status_code == 200 and _sandbox(member).status_code == 200
+    learner = _learner_id(trainer, made["id"], "Ann")
+    trainer.delete(f"/api/workshops/{made['id']}/learners/{learner}")
+    assert _sandbox(member).status_code == 403  # removed: no longer in a workshop
+    assert Settings.from_env({"LABAPP_WORKSHOP_ONLY": "1"}).workshop_only is True
