@@ -34,7 +34,7 @@ _STATUSES = ((ApiError, None), (NotFound, 404), (LabFull, 503), (TooMany, 429), 
 def explain(exc: LabappError) -> tuple[int, str]:
     """The HTTP status and the sentence a learner sees for EXC (a Message when the error was
     made from one: English in the API's JSON, the page's language on a page or an event)."""
-    from .guard import Refused
+    from .credentials import Refused
 
     if isinstance(exc, NodeDead):
         return 409, msg("{problem}: press Reset sandbox for a fresh swarm (your progress is kept)",
@@ -49,7 +49,7 @@ def explain(exc: LabappError) -> tuple[int, str]:
 
 def lab_error(exc: LabappError):
     """A JSON answer for a refusal, with Retry-After where waiting helps."""
-    from .guard import Refused
+    from .credentials import Refused
 
     status, message = explain(exc)
     response = jsonify({"error": message})

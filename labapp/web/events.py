@@ -17,7 +17,8 @@ from ..i18n import annotate_refusals, localized, msg, said
 from ..lesson.model import DEFAULT_LANGUAGE, LANGUAGES
 from . import services
 from .errors import explain
-from .guard import Refused, charge_command, charge_sandbox, command_event, note_address
+from .credentials import Refused
+from .guard import charge_command, charge_sandbox, command_event, note_address
 
 socketio = SocketIO()
 MAX_FIELD = 2000

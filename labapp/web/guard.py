@@ -26,8 +26,6 @@ in memory by default; a Redis URI shares the counts between instances).
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import ipaddress
 import math
 import threading
@@ -39,9 +37,10 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
 from ..config import ConfigError
-from ..i18n import N_, msg, nmsg, said
+from ..i18n import N_, msg, said
 from ..lab import LabError
 from . import services
+from .credentials import Refused, Throttle, seconds_text as _seconds
 
 # What each limit counts, in the sentence a refused client reads.
 WHAT = {"sandboxes": N_("new sandboxes"), "commands": N_("commands"), "joins": N_("wrong join codes"),
@@ -55,17 +54,6 @@ RATE_SETTINGS = {"sandboxes": "LABAPP_RATE_SANDBOXES", "commands": "LABAPP_RATE_
                  "learner_commands": "LABAPP_RATE_COMMANDS_PER_LEARNER",
                  "learner_joins": "LABAPP_RATE_JOINS_PER_LEARNER"}
 PER_LEARNER = {"learner_commands", "learner_joins"}  # counted per learner (cookie); the rest per address
-FORGET_SECONDS = 15 * 60  # a run of wrong attempts is forgotten this long after its last one
-
-
-class Refused(LabError):
-    """A request refused by a limit, with the seconds after which to try again."""
-
-    status = 429
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.retry_after = max(1, int(retry_after))
 
 
 def client_address() -> str:
@@ -82,34 +70,6 @@ def client_address() -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
-
-
-def secret_bytes(value) -> bytes | None:
-    """VALUE as the bytes to compare: text as UTF-8 (lone surrogates kept), bytes as they
-    are; None for anything else."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
-    return None
-
-
-def header_bytes(value: str) -> bytes:
-    """A header's value as the bytes the client sent: WSGI hands headers over decoded as
-    Latin-1, so a UTF-8 token arrives as mojibake that Latin-1 turns back into its bytes."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:  # not from a WSGI server (a test client, say): take it as text
-        return value.encode("utf-8", "surrogatepass")
-
-
-def same_secret(given, expected) -> bool:
-    """Compare two secrets in constant time as bytes (text is encoded as UTF-8 first): any
-    value (non-ASCII, empty, huge, not a string) gives an answer, never an exception."""
-    given, expected = secret_bytes(given), secret_bytes(expected)
-    if given is None or not expected:
-        return False
-    return hmac.compare_digest(given, expected)
 
 
 # --- commands in flight, per learner ------------------------------------------------------
@@ -144,83 +104,6 @@ class InFlight:
                     self._running[learner] = left
                 else:
                     self._running.pop(learner, None)
-
-
-# --- back-off after wrong credentials -----------------------------------------------------
-
-class Throttle:
-    """Back-off after wrong credentials of one KIND ('trainer' or 'join').
-
-    Counted per client address and per credential (its hash). After FREE wrong attempts,
-    each further one makes the next attempt wait 1 s, 2 s, 4 s, 8 s... at most CAP s; while
-    waiting, an attempt is refused unread (429). A success clears the address and the
-    credential; a run of failures is forgotten FORGET_SECONDS after its last one."""
-
-    def __init__(self, storage, kind: str, free: int, cap: float):
-        self.storage, self.kind, self.free, self.cap = storage, kind, max(0, free), max(1.0, cap)
-        self._lock = threading.Lock()
-
-    def delay(self, failures: int) -> int:
-        """Seconds to wait after the FAILURES-th wrong attempt in a row."""
-        if failures <= self.free:
-            return 0
-        return int(min(self.cap, 2 ** min(failures - self.free - 1, 32)))
-
-    def _keys(self, address: str, credential) -> list[str]:
-        keys = [f"labapp-throttle/{self.kind}/address/{address}"]
-        credential = secret_bytes(credential)
-        if credential is not None:
-            digest = hashlib.sha256(credential).hexdigest()[:32]
-            keys.append(f"labapp-throttle/{self.kind}/credential/{digest}")
-        return keys
-
-    def wait(self, address: str, credential=None) -> int:
-        """Seconds before ADDRESS (or anyone with CREDENTIAL) may try a wrong one again; 0: now."""
-        now, longest = time.time(), 0.0
-        for key in self._keys(address, credential):
-            if self.storage.get(key + "/until"):
-                longest = max(longest, self.storage.get_expiry(key + "/until") - now)
-        return math.ceil(longest) if longest > 0 else 0
-
-    def failed(self, address: str, credential=None) -> int:
-        """Count a wrong attempt; the seconds the next attempt must now wait."""
-        longest = 0
-        with self._lock:
-            for key in self._keys(address, credential):
-                failures = self.storage.get(key + "/n") + 1
-                self.storage.clear(key + "/n")  # restart the forgetting clock at this failure
-                self.storage.incr(key + "/n", FORGET_SECONDS, failures)
-                wait = self.delay(failures)
-                if wait:
-                    self.storage.clear(key + "/until")
-                    self.storage.incr(key + "/until", wait)
-                longest = max(longest, wait)
-        return longest
-
-    def succeeded(self, address: str, credential=None) -> None:
-        """Forget the run of ADDRESS and CREDENTIAL (the web layer does not call it on a
-        success: the right credential is never held back, so it need not clear the way, and
-        clearing would let whoever knows one right credential reset a guesser's wait)."""
-        with self._lock:
-            for key in self._keys(address, credential):
-                self.storage.clear(key + "/n")
-                self.storage.clear(key + "/until")
-
-    def check(self, address: str, credential, what: str) -> None:
-        """Refused when ADDRESS or CREDENTIAL must still wait; WHAT names the attempts
-        (WRONG_ATTEMPTS). Ask it of wrong credentials only."""
-        wait = self.wait(address, credential)
-        if wait:
-            raise Refused(msg("too many {attempts} from your address: try again in {wait}",
-                              attempts=msg(WRONG_ATTEMPTS[what]), wait=_seconds(wait)), wait)
-
-
-# What a throttle counts, in "too many {attempts} from your address".
-WRONG_ATTEMPTS = {"trainer tokens": N_("wrong trainer tokens"), "join codes": N_("wrong join codes")}
-
-
-def _seconds(n: int) -> str:
-    return nmsg("{n} second", "{n} seconds", n)
 
 
 def rate_text(item) -> str:

@@ -19,7 +19,8 @@ from ..i18n import N_, msg, said
 from ..lab import LabError, NotFound
 from . import services, web
 from .errors import ApiError, api_blueprint_errors, explain, json_body
-from .guard import Refused, client_address, guard, header_bytes, rate_limited, same_secret
+from .credentials import Refused, header_bytes, same_secret
+from .guard import client_address, guard, rate_limited
 from .views import get_lesson, language, learner_id
 
 pages = Blueprint("workshops", __name__)

@@ -36,6 +36,14 @@ class DoesNotFit(WorkshopError):
 
 
 class Workshops:
+    """A workshop's whole life: made, joined, reset, a learner removed, ended, and the clock
+    (tick: the pool's reservations; seating: who admission counts as in a begun workshop).
+
+    Over the ~250 lines of a class here because these share one lock and one rule: a
+    learner's seat, sandbox and place in the room change together (removing a learner
+    frees all three, a sandbox being made included). What only reads a workshop, the
+    roster and the export, is Reports (reports.py); its queries are the store's."""
+
     def __init__(self, store: Store, lifecycle: Lifecycle, pool: WarmPool | None, events: LabEvents,
                  metrics: LabMetrics, lessons: Callable[[str], Lesson | None], capacity: Capacity | None):
         self.store = store

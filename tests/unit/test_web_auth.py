@@ -9,7 +9,7 @@ import pytest
 
 from labapp.config import ConfigError
 from labapp.web.events import socketio
-from labapp.web.guard import Throttle
+from labapp.web.credentials import Throttle
 from limits.storage import MemoryStorage
 
 from .helpers import LESSON, TOKEN, client_at, make_app

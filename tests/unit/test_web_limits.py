@@ -9,7 +9,8 @@ import pytest
 
 from labapp.config import ConfigError
 from labapp.web.events import socketio
-from labapp.web.guard import InFlight, Refused, client_address
+from labapp.web.credentials import Refused
+from labapp.web.guard import InFlight, client_address
 
 from .helpers import (LESSON, TOKEN, client_at, in_background, joined, learner_of, make_app,  # noqa: F401
                       page_and_socket, received, same_learner, until)
@@ -219,15 +220,17 @@ def test_an_empty_setting_switches_a_limit_off_and_a_bad_one_is_refused(tmp_path
 def test_refused_lines_from_a_fresh_cookie_do_not_use_up_the_rooms_command_budget(tmp_path):
     """The red team's attack, with the default limits: 1500 console lines the console refuses
     at once, from a fresh cookie with no sandbox, from the room's one address. They cost the
-    attacker's own budget (120 a minute), not the address's (1500 a minute)."""
-    app = make_app(tmp_path)
+    attacker's own budget (120 a minute), not the address's (1500 a minute). The windows are
+    a day here, the defaults' sizes, so that no window's end falls inside the loop (fixed
+    windows: a minute's end would reset both counts and hide what is tested)."""
+    app = make_app(tmp_path, LABAPP_RATE_COMMANDS_PER_LEARNER="120/day", LABAPP_RATE_COMMANDS="1500/day")
     room, client = joined(app)  # a learner of the room, behind the same address
     attacker = app.test_client()
     answers = [attacker.post(CONSOLE, json={"node": "manager1", "line": "x"}).status_code for _ in range(1500)]
     assert answers[:120] == [422] * 120  # refused by the console: "'x' cannot run on a node"
     assert set(answers[120:]) == {429}  # then the attacker's own budget is spent
     refused = attacker.post(CONSOLE, json=QUICK)
-    assert refused.get_json()["error"].startswith("too many commands from you (at most 120 per 1 minute); try again")
+    assert refused.get_json()["error"].startswith("too many commands from you (at most 120 per 1 day); try again")
     for _ in range(3):  # the room works on
         client.emit("console", {"lesson": LESSON, "lang": "en", **QUICK}, namespace="/lab")
         received(client, "done")
