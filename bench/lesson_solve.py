@@ -1,8 +1,12 @@
-"""The whole article lesson solved by labapp (commands streamed, then every check) against a
-floor: the same commands as a plain shell script of `docker exec` calls, no checks.
+"""A whole lesson solved by labapp (setup, commands streamed, then every check) against a
+floor: the same commands as a plain shell script of `docker exec` calls, no checks. A root
+block's commands run in the floor as they do in labapp, as the node's root
+(sandbox/nodeexec.py as_node_root), so both sides do the same work on the nodes.
 
 Each run makes a fresh sandbox for each side (not timed: bench/sandbox_up.py covers that);
 the two sides alternate in this one process. Usage: python bench/lesson_solve.py [RUNS] [SLUG]
+(the article lesson, overlay-attachable, by default; inside-overlay is the other one with a
+target).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from labapp.lesson.catalog import load_catalog
 from labapp.runner import Runner
 from labapp.sandbox import SwarmSandbox
 from labapp.sandbox.images import node_image_ref
+from labapp.sandbox.nodeexec import as_node_root
 from labapp.sandbox.probe import probe_kernel
 
 
@@ -31,8 +36,10 @@ def floor_script(lesson, runner: Runner, sandbox) -> str:
             if not runner.applies(block.when):
                 continue
             container = sandbox.node(block.node).container
+            user = sandbox.app_user
             for command in block.commands:
-                line = f"docker exec {container} sh -c {shlex.quote(command.text)}"
+                text = as_node_root(command.text) if block.root else command.text
+                line = f"docker exec -u {user} {container} sh -c {shlex.quote(text)}"
                 lines.append(line + (" || true" if block.expect_fail else " || exit 1"))
     return "\n".join(lines) + "\n"
 

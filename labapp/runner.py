@@ -2,17 +2,23 @@
 the web app and the CLI both use it."""
 from __future__ import annotations
 
+import json
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .checks import CheckContext, CheckResult, reads_state, run_check
+from .checks import CheckContext, CheckResult, needs_setup_state, reads_state, remember, run_check, runs_alone
 from .errors import LabappError
-from .lesson.model import CommandBlock, Lesson, Note, Step, condition_holds
+from .lesson.model import CheckSpec, CommandBlock, Lesson, Note, Step, condition_holds
 from .sandbox.base import ExecResult, Sandbox
+from .sandbox.nodeexec import as_node_root
 
 DEFAULT_STEP_TIMEOUT = 300.0
+# Where a step's setup leaves its record (the ids its rules compare with) on the first node:
+# a tmpfs of the node's, written by the app's user only (mode 0600), gone with the sandbox.
+SETUP_RECORDS = "/run/labapp/setup"
 MAX_OUTPUT = 1 << 20  # characters of output one command may show; past it the command is stopped
 _CUT = f"\n(output cut at {MAX_OUTPUT // 1024} KiB: the command was stopped)\n"
 
@@ -89,17 +95,20 @@ class Runner:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise StepTimeout(f"step '{step.id}' ran out of its {self.step_timeout:g} s")
-                result = self.run_command(step.id, block.node, command.text, remaining)
+                result = self.run_command(step.id, block.node, command.text, remaining, root=block.root)
                 run = CommandRun(block.node, command.text, result, block.expect_fail)
                 runs.append(run)
                 if run.unexpected_failure:
                     return runs
         return runs
 
-    def run_command(self, step_id: str | None, node: str, command: str, timeout: float) -> ExecResult:
-        """Run one command line of a lesson on NODE (as the node's root: lesson text is the
-        lab's own), telling on_event as it starts, prints and ends."""
-        return self._run(step_id, node, command, command, timeout)
+    def run_command(self, step_id: str | None, node: str, command: str, timeout: float, root: bool = False
+                    ) -> ExecResult:
+        """Run one command line of a lesson on NODE as the app's user (lesson text is the lab's
+        own), or with ROOT (a ```NODE root block) as root of the node's user namespace; tell
+        on_event as it starts, prints and ends. Nothing a learner sends reaches ROOT: the web
+        layer names a block by its index, and the console runs argv lists as the learner."""
+        return self._run(step_id, node, command, as_node_root(command) if root else command, timeout)
 
     def run_console(self, node: str, line: str, verdict, timeout: float) -> ExecResult:
         """Run a learner's console LINE on NODE, as the console policy parsed it (VERDICT):
@@ -162,24 +171,56 @@ class Runner:
                        "exit_code": result.exit_code, "timed_out": result.timed_out})
         return result
 
+    def specs(self, step: Step, state_only: bool = False) -> list[CheckSpec]:
+        """STEP's checks that apply on this host (only those that read the swarm: STATE_ONLY)."""
+        return [spec for spec in step.checks
+                if self.applies(spec.when) and (not state_only or reads_state(spec))]
+
     def check(self, step: Step, runs: list[CommandRun], state_only: bool = False) -> list[CheckResult]:
         """Evaluate STEP's checks (those whose condition holds) on RUNS and the sandbox."""
-        ctx = CheckContext(self.sandbox, [r.result for r in runs], self.kernel)
-        specs = [spec for spec in step.checks
-                 if self.applies(spec.when) and (not state_only or reads_state(spec))]
-        if len(specs) <= 1:
-            return [run_check(spec, ctx) for spec in specs]
-        # Checks only read, so they may ask at once; results keep the lesson's order.
-        with ThreadPoolExecutor(max_workers=min(4, len(specs))) as pool:
-            return list(pool.map(lambda spec: run_check(spec, ctx), specs))
+        specs = self.specs(step, state_only)
+        setup_state = self._setup_record(step) if any(needs_setup_state(s) for s in specs) else None
+        ctx = CheckContext(self.sandbox, [r.result for r in runs], self.kernel, setup_state)
+        together = [spec for spec in specs if not runs_alone(spec)]
+        results: dict[int, CheckResult] = {}
+        if len(together) <= 1:
+            results.update({id(spec): run_check(spec, ctx) for spec in together})
+        else:
+            # Checks only read, so they may ask at once; results keep the lesson's order.
+            with ThreadPoolExecutor(max_workers=min(4, len(together))) as pool:
+                results.update(zip(map(id, together), pool.map(lambda spec: run_check(spec, ctx), together)))
+        for spec in specs:  # then those that watch the wire, one at a time, in a quiet sandbox
+            if runs_alone(spec):
+                results[id(spec)] = run_check(spec, ctx)
+        return [results[id(spec)] for spec in specs]
 
     def setup(self, step: Step) -> list[CommandRun]:
-        return self.run_blocks(step, step.setup)
+        """Run STEP's setup; then record what its rules compare with (same_as_setup)."""
+        runs = self.run_blocks(step, step.setup)
+        specs = [s for s in self.specs(step) if needs_setup_state(s)]
+        if specs and not any(r.unexpected_failure for r in runs):
+            state = remember(specs, CheckContext(self.sandbox, [], self.kernel))
+            node = self.sandbox.nodes[0].name
+            path = f"{SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json"
+            self.sandbox.exec(node, f"umask 077; mkdir -p {SETUP_RECORDS} && printf '%s' "
+                                    f"{shlex.quote(json.dumps(state))} > {path}", timeout=20)
+        return runs
+
+    def _setup_record(self, step: Step) -> dict | None:
+        """What STEP's setup recorded on the sandbox; None when there is no record."""
+        node = self.sandbox.nodes[0].name
+        out = self.sandbox.exec(node, f"cat {SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json", timeout=20)
+        try:
+            state = json.loads(out.stdout) if out.exit_code == 0 else None
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
 
     def solve_step(self, step: Step, both_ways: bool = False) -> StepResult:
         """Setup, (state checks before, with BOTH_WAYS), the solution, then every check."""
         started = time.monotonic()
         result = StepResult(step.id, "failed")
+        rules: list[bool] = []
         try:
             setup = self.setup(step)
             bad = [r for r in setup if r.unexpected_failure]
@@ -189,6 +230,7 @@ class Runner:
                                   f"{bad[0].result.output.strip()[-300:]}")
             if both_ways:
                 result.before = self.check(step, [], state_only=True)
+                rules = [spec.rule for spec in self.specs(step, state_only=True)]
             result.runs = self.run_blocks(step, step.solution_blocks())
             result.checks = self.check(step, result.runs)
         except LabappError as exc:
@@ -196,14 +238,20 @@ class Runner:
             result.seconds = time.monotonic() - started
             return result
         bad = [r for r in result.runs if r.unexpected_failure]
-        broken = [c for c in result.before if c.passed]
+        # Before the step a state check must fail (else it cannot tell the step was done), and
+        # a rule must hold (else it is no rule the learner can keep).
+        broken = [c for c, rule in zip(result.before, rules) if c.passed and not rule]
+        unkept = [c for c, rule in zip(result.before, rules) if rule and not c.passed]
         if bad:
             result.error = (f"'{bad[0].command}' on {bad[0].node} failed (exit {bad[0].result.exit_code}): "
                             f"{bad[0].result.output.strip()[-300:]}")
         elif broken:
             result.error = ("a state check passes before its step, so it cannot tell the step was done: "
                             + "; ".join(c.name for c in broken))
-        passed = not bad and not broken and all(c.passed for c in result.checks)
+        elif unkept:
+            result.error = ("a rule does not hold before the step, so no learner could keep it: "
+                            + "; ".join(f"{c.name}: {c.reason}" for c in unkept))
+        passed = not bad and not broken and not unkept and all(c.passed for c in result.checks)
         result.status = "passed" if passed else "failed"
         result.seconds = time.monotonic() - started
         return result

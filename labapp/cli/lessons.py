@@ -84,7 +84,11 @@ def cmd_lessons_run(args) -> int:
             result = runner.solve_step(step, both_ways=args.both_ways)
             results.append(result)
             for check in result.before:
-                print(f"  before {'PASS (broken check)' if check.passed else 'fail (good)'}: {check.name}: {check.reason}", file=out)
+                if check.rule:  # a rule holds before the step as after it
+                    verdict = 'rule holds (good)' if check.passed else 'RULE BROKEN'
+                else:
+                    verdict = 'PASS (broken check)' if check.passed else 'fail (good)'
+                print(f"  before {verdict}: {check.name}: {check.reason}", file=out)
             for check in result.checks:
                 print(f"  {'PASS' if check.passed else 'FAIL'} {check.name}: {check.reason}", file=out)
             if result.error:
@@ -97,7 +101,8 @@ def cmd_lessons_run(args) -> int:
     seconds = round(time.monotonic() - started, 1)
     if args.json:
         print(json.dumps({"lesson": lesson.slug, "language": lesson.language, "passed": ok, "kernel": kernel,
-                          "seconds": seconds, "steps": [r.as_dict() for r in results]}, ensure_ascii=False))
+                          "sandbox": sandbox.id, "seconds": seconds, "steps": [r.as_dict() for r in results]},
+                         ensure_ascii=False))
     else:
         print(f"\nlesson {lesson.slug} ({lesson.language}): {'passed' if ok else 'FAILED'} in {seconds} s, "
               f"{sum(r.passed for r in results)} of {len(lesson.steps)} steps")

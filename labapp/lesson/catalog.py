@@ -101,4 +101,14 @@ def drift(versions: list[Lesson]) -> list[Problem]:
                     problems.append(Problem(other.path, mine.line,
                                             f"step '{mine.id}': its {label} differ from {where} "
                                             f"(line {theirs.line}); only the words may differ"))
+            mine_notes = [(n.when, n.told) for n in mine.notes]
+            their_notes = [(n.when, n.told) for n in theirs.notes]
+            if mine_notes != their_notes:
+                problems.append(Problem(other.path, mine.line,
+                                        f"step '{mine.id}': its notes (conditions, told) {mine_notes} differ from "
+                                        f"{their_notes} in {where}"))
+            if len(mine.hints) != len(theirs.hints):
+                problems.append(Problem(other.path, mine.line,
+                                        f"step '{mine.id}' has {len(mine.hints)} hints but {len(theirs.hints)} "
+                                        f"in {where}"))
     return problems

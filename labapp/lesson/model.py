@@ -49,10 +49,14 @@ class CommandBlock:
     line: int
     expect_fail: bool = False
     when: str | None = None
+    # Run as root of the node's own user namespace (a ```manager1 root block): what looking
+    # inside a network namespace needs (nsenter). Only a lesson file can ask for it; see
+    # sandbox/nodeexec.py as_node_root and docs/lessons.md.
+    root: bool = False
 
     def signature(self) -> tuple:
         """What must match between language versions: node, flags, commands."""
-        return (self.node, self.expect_fail, self.when, tuple(c.text for c in self.commands))
+        return (self.node, self.expect_fail, self.when, self.root, tuple(c.text for c in self.commands))
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,13 @@ class CheckSpec:
     args: dict = field(hash=False)
     line: int = 0
     when: str | None = None
+    # A rule (`rule: true`): what must stay true while the learner works (a challenge's
+    # "keep legacy", "api keeps its 2 tasks"). It holds before the step as after it; a state
+    # check that is not a rule must fail before its step (--both-ways).
+    rule: bool = False
 
     def signature(self) -> tuple:
-        return (self.kind, repr(sorted(self.args.items())), self.when)
+        return (self.kind, repr(sorted(self.args.items())), self.when, self.rule)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class Note:
 
     text: str
     when: str | None = None
+    told: bool = False  # ```note told: a claim this sandbox cannot show, said as told, not shown
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -87,9 +97,14 @@ class Step:
     setup: tuple[CommandBlock, ...] = ()
     solution: tuple[CommandBlock, ...] = ()
     checks: tuple[CheckSpec, ...] = ()
-    hint: str = ""
+    hints: tuple[str, ...] = ()  # in order: a nudge first, the answer last
     expected: str = ""
     notes: tuple[Note, ...] = ()
+
+    @property
+    def hint(self) -> str:
+        """The first hint (the nudge); "" when the step has none."""
+        return self.hints[0] if self.hints else ""
 
     def solution_blocks(self) -> tuple[CommandBlock, ...]:
         """The solution: its own blocks where the step has them, else the step's commands."""
@@ -100,7 +115,8 @@ class Step:
                 tuple(b.signature() for b in self.blocks),
                 tuple(b.signature() for b in self.setup),
                 tuple(b.signature() for b in self.solution),
-                tuple(c.signature() for c in self.checks))
+                tuple(c.signature() for c in self.checks),
+                tuple((n.when, n.told) for n in self.notes), len(self.hints))
 
 
 @dataclass(frozen=True)

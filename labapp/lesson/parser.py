@@ -5,14 +5,24 @@ Inside a step, fenced blocks carry meaning by their info string:
     ```manager1                 commands the learner runs on manager1 (one per line)
     ```worker1 expect-fail      ... which are meant to fail (the article's first two steps)
     ```manager1 if=!ipvs        ... only on a host without IPVS (also if=ipvs, if=esp, ...)
+    ```worker1 root             ... as root of the node's own user namespace (nsenter)
     ```setup manager1           run before the step (to start a challenge broken)
     ```solution manager1        the solution, when it differs from the commands shown
     ```check                    YAML list of named checks
-    ```hint / ```expected       Markdown: a hint; what the learner should see
+    ```hint / ```expected       Markdown: a hint (several: a nudge first, the answer last);
+                                what the learner should see
     ```note if=!esp             Markdown shown when the condition holds
+    ```note told                a claim this sandbox cannot show: told, not shown
     ```text / json / yaml / output / console, or no info: shown as they are
 
-Parsing collects every problem with its file and line instead of stopping at the first.
+Parsing collects every problem with its file and line instead of stopping at the first;
+the lesson-wide rules (an expected block for an expect-fail block, a branch for each
+conditional note, a bold mark on a told note, two hints in a challenge, root for nsenter,
+a port for reaching a service) are in _lint_step.
+
+It is one module of some 430 lines on purpose: the block grammar, the check YAML and the
+step lint share one problem collector and one pass over the file, and each part is short;
+split apart they would pass that state between modules for no reader's gain.
 """
 from __future__ import annotations
 
@@ -32,6 +42,11 @@ LEVELS = ("beginner", "intermediate", "advanced")
 KINDS = ("guided", "challenge")
 DISPLAY = {"", "text", "json", "yaml", "output", "console"}
 TEXT_BLOCKS = {"hint", "expected", "note"}
+BLOCK_FLAGS = ("expect-fail", "root")
+# Commands that enter another network namespace: only root of the node's user namespace may
+# (a ```NODE root block); as the node's app user they fail with "Operation not permitted".
+_NEEDS_ROOT = re.compile(r"(^|[;&|(]\s*|\$\()\s*(nsenter|ip\s+netns\s+exec)\b")
+_SERVICE_NAME = re.compile(r"\bdocker\s+service\s+create\b.*?\s--name[= ]([A-Za-z0-9][\w.-]*)")
 _HEADING = re.compile(r"^##\s+(?P<title>.*?)\s*(?:\{#(?P<id>[A-Za-z0-9][\w-]*)\})?\s*$")
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -122,6 +137,9 @@ def parse_lesson(text: str, path: str = "<lesson>") -> tuple[Lesson | None, list
     node_names = [name for name, _ in node_plan(nodes, managers)]
 
     intro, steps = _steps(body, body_line, node_names, problem, validate_check)
+    services = _services(steps)
+    for step in steps:
+        _lint_step(step, str(kind), services, problem)
     if not steps:
         problem(body_line, "no steps: each step is a '## Title {#step-id}' heading")
     lesson = Lesson(slug=slug, language=str(language), title=str(meta.get("title", "")),
@@ -199,9 +217,55 @@ def _steps(body: str, first_line: int, node_names, problem, validate_check):
     return "\n".join(intro).strip(), steps
 
 
+def _services(steps) -> set[str]:
+    """The names of the services a lesson's commands create (setup and solutions included)."""
+    names = set()
+    for step in steps:
+        for block in (*step.blocks, *step.setup, *step.solution):
+            for command in block.commands:
+                names.update(_SERVICE_NAME.findall(command.text))
+    return names
+
+
+def _lint_step(step: Step, kind: str, services: set[str], problem) -> None:
+    """The rules that look at a whole step (docs/lessons.md, "Rules the linter enforces")."""
+    failing = [b for b in step.blocks if b.expect_fail]
+    if failing and not step.expected:
+        problem(failing[0].line, f"step '{step.id}' has an expect-fail block but no ```expected block: "
+                                 "say what the learner should see when it fails")
+    branches = {b.when for b in (*step.blocks, *step.setup, *step.solution)} | {c.when for c in step.checks}
+    for note in step.notes:
+        if note.when and note.when not in branches:
+            problem(note.line, f"a note if={note.when} but no command block or check of step '{step.id}' "
+                               f"has if={note.when} / when: {note.when}: say what differs on such a host, "
+                               "or drop the condition")
+    for note in step.notes:
+        if note.told and not re.match(r"\*\*[^*\n]+\*\*", note.text):
+            problem(note.line, "a ```note told opens with its mark in bold (**Told, not shown:** ...): the page "
+                               "shows a note as written, so the learner reads that it is told, not shown")
+    if kind == "challenge" and len(step.hints) < 2:
+        problem(step.line, f"challenge step '{step.id}' needs two ```hint blocks: a nudge first, "
+                           "then the answer")
+    for block in (*step.blocks, *step.setup, *step.solution):
+        if block.root:
+            continue
+        for command in block.commands:
+            if _NEEDS_ROOT.search(command.text):
+                problem(command.line, "nsenter needs root of the node's user namespace: tag the block "
+                                      f"```{block.node} root")
+    for spec in step.checks:
+        if spec.args.get("same_as_setup") and not step.setup:
+            problem(spec.line, f"same_as_setup compares with what the step's setup made, but step '{step.id}' "
+                               "has no ```setup block")
+        if spec.kind == "reaches" and "port" not in spec.args and spec.args.get("target") in services:
+            problem(spec.line, f"reaches {spec.args['target']} by ping, but it is a service: on a host "
+                               "with IPVS the client's own node answers a ping to its virtual IP; give "
+                               "the service's port (port: 80)")
+
+
 def _step(lineno, title, step_id, content, node_names, problem, validate_check) -> Step:
-    parts = {"blocks": [], "setup": [], "solution": [], "checks": [], "notes": []}
-    texts = {"hint": "", "expected": ""}
+    parts = {"blocks": [], "setup": [], "solution": [], "checks": [], "notes": [], "hints": []}
+    texts = {"expected": ""}
     text_lines: list[str] = []  # the step's Markdown, command blocks left in place
     body: list = []  # the same as pieces: Markdown text, and each command block's index
     prose: list[str] = []
@@ -238,7 +302,7 @@ def _step(lineno, title, step_id, content, node_names, problem, validate_check) 
                 body=tuple(piece for piece in body if not isinstance(piece, str) or piece.strip()),
                 blocks=tuple(parts["blocks"]), setup=tuple(parts["setup"]),
                 solution=tuple(parts["solution"]), checks=tuple(parts["checks"]),
-                hint=texts["hint"], expected=texts["expected"], notes=tuple(parts["notes"]))
+                hints=tuple(parts["hints"]), expected=texts["expected"], notes=tuple(parts["notes"]))
 
 
 def _block(line_no, info, block, node_names, parts, texts, problem, validate_check) -> bool:
@@ -260,12 +324,24 @@ def _block(line_no, info, block, node_names, parts, texts, problem, validate_che
             problem(line_no, "a command with no node: tag the block with the node it runs on, e.g. ```manager1")
         return True
     if head in TEXT_BLOCKS:
+        for flag in flags:
+            if not (head == "note" and flag == "told"):
+                problem(line_no, f"unknown flag '{flag}' on a ```{head} block"
+                                 + (" (known: told, if=CONDITION)" if head == "note" else ""))
+        if head != "note" and when:
+            problem(line_no, f"a ```{head} block takes no condition; use a ```note if={when}")
         if head == "note":
-            parts["notes"].append(Note(body.strip(), when))
+            parts["notes"].append(Note(body.strip(), when, "told" in flags, line_no))
+        elif head == "hint":
+            parts["hints"].append(body.strip())
         else:
+            if texts[head]:
+                problem(line_no, f"a second ```{head} block in this step: say it all in one")
             texts[head] = body.strip()
         return False
     if head == "check":
+        if flags:
+            problem(line_no, f"unknown flag '{flags[0]}' on a ```check block (give 'when:' or 'rule:' to a check)")
         parts["checks"].extend(_checks(line_no, body, when, problem, validate_check, node_names))
         return False
     kind = "blocks"
@@ -275,10 +351,11 @@ def _block(line_no, info, block, node_names, parts, texts, problem, validate_che
             problem(line_no, f"a ```{head} block needs the node it runs on, e.g. ```{head} manager1")
             return False
         head = flags.pop(0)
-    expect_fail = "expect-fail" in flags
+    expect_fail, root = "expect-fail" in flags, "root" in flags
     for flag in flags:
-        if flag != "expect-fail":
-            problem(line_no, f"unknown flag '{flag}' on a command block (known: expect-fail, if=CONDITION)")
+        if flag not in BLOCK_FLAGS:
+            problem(line_no, f"unknown flag '{flag}' on a command block (known: {', '.join(BLOCK_FLAGS)}, "
+                             "if=CONDITION)")
     if head not in node_names:
         problem(line_no, f"unknown node '{head}' (this lesson's sandbox has {', '.join(node_names)}; "
                          "display blocks use text, json, yaml, output or console)")
@@ -286,7 +363,7 @@ def _block(line_no, info, block, node_names, parts, texts, problem, validate_che
     commands = _commands(block)
     if not commands:
         problem(line_no, f"the block for {head} has no command")
-    parts[kind].append(CommandBlock(head, tuple(commands), line_no, expect_fail, when))
+    parts[kind].append(CommandBlock(head, tuple(commands), line_no, expect_fail, when, root))
     return kind == "blocks"
 
 
@@ -309,6 +386,14 @@ def _commands(block) -> list[Command]:
     return commands
 
 
+def _reads_output(spec: CheckSpec) -> bool:
+    """True for a check kind that reads the step's output (an unknown kind is reported elsewhere)."""
+    from ..checks import CHECKS
+
+    kind = CHECKS.get(spec.kind)
+    return kind is not None and kind.reads == "output"
+
+
 def _checks(line_no, body, when, problem, validate_check, node_names) -> list[CheckSpec]:
     try:
         node = yaml.compose(body, Loader=yaml.SafeLoader)
@@ -328,15 +413,22 @@ def _checks(line_no, body, when, problem, validate_check, node_names) -> list[Ch
             continue
         item = dict(item)
         item_when = item.pop("when", when)
+        rule = item.pop("rule", False)
         if item_when is not None and str(item_when).lstrip("!") not in CONDITIONS:
             problem(line, f"unknown condition '{item_when}' (known: {', '.join(CONDITIONS)}, each may start with !)")
+        if not isinstance(rule, bool):
+            problem(line, f"'rule' is true or false, not {rule!r}")
+            rule = False
         if len(item) != 1:
-            problem(line, f"each check names one kind (and maybe 'when'); this one has {', '.join(map(str, item)) or 'none'}")
+            problem(line, f"each check names one kind (and maybe 'when', 'rule'); this one has "
+                          f"{', '.join(map(str, item)) or 'none'}")
             continue
         (kind, args), = item.items()
         spec = CheckSpec(str(kind), args if isinstance(args, dict) else {"value": args}, line,
-                         str(item_when) if item_when is not None else None)
+                         str(item_when) if item_when is not None else None, rule)
         for message in validate_check(spec, node_names):
             problem(line, message)
+        if rule and _reads_output(spec):
+            problem(line, f"a rule reads the swarm, not the output: '{kind}' cannot be a rule")
         specs.append(spec)
     return specs

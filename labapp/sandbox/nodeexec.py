@@ -6,9 +6,12 @@ named (NodeDead)."""
 from __future__ import annotations
 
 import queue
+import re
 import secrets
+import shlex
 import threading
 import time
+from importlib import resources
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import docker
@@ -31,6 +34,42 @@ LEARNER_USER = "100001:100000"
 LEARNER_PREFIX = ("setpriv", "--no-new-privs", "--")
 KEEP = 2 << 20  # characters of a command's output kept for its result (the runner cuts what it shows at 1 MiB)
 KEPT_NOTE = "\n(output past 2 MiB: the command was stopped)\n"
+
+
+def _never_caps() -> str:
+    """The capabilities the node's own root drops from its bounding set at boot
+    (assets/node-inner.sh, NEVER_CAPS): a node-root command drops the same ones."""
+    script = resources.files("labapp.sandbox").joinpath("assets", "node-inner.sh").read_text()
+    found = re.search(r"^NEVER_CAPS=((?:.*\\\n)*.*)$", script, re.M)
+    if not found:
+        raise RuntimeError("assets/node-inner.sh no longer sets NEVER_CAPS")
+    return found.group(1).replace("\\\n", "").strip()
+
+
+NEVER_CAPS = _never_caps()
+
+
+def as_node_root(line: str) -> str:
+    """The shell line that runs LINE as root of the node's own user namespace.
+
+    The app's commands run as the owner of that namespace from outside it (uid 100000 of the
+    host in a hardened node): enough for the node's own network (ss, ip xfrm, tcpdump), not
+    to enter another network namespace (setns needs CAP_SYS_ADMIN in the caller's own user
+    namespace too). This enters the node's user namespace (PID 1's) and becomes its root,
+    with the bounding set the node's own root has (NEVER_CAPS dropped), and nothing of the
+    host's: root there is still uid 100000 to the host kernel, under the node's seccomp.
+    On a node without a user namespace of its own (the weak recipes) the app's user is
+    already root and only the bounding set is dropped.
+
+    Only lesson files reach this: a ```NODE root command block (runner.py) and the check
+    kinds that look inside a namespace (checks/namespace.py). A learner's command is an argv list and
+    never a shell line, so it can never be wrapped so (wrap_command refuses both at once);
+    tests/security/test_node_root.py tries the console, the REST API and Socket.IO.
+    """
+    inner = f"setpriv --bounding-set={NEVER_CAPS} -- sh -c {shlex.quote(line)}"
+    return ('if [ "$(readlink /proc/1/ns/user)" = "$(readlink /proc/self/ns/user)" ]; '
+            f"then exec {inner}; "
+            f"else exec nsenter --user=/proc/1/ns/user --preserve-credentials -- {inner}; fi")
 
 
 def wrap_command(cmd: Sequence[str] | str, token: str, learner: bool = False) -> list[str]:

@@ -119,7 +119,7 @@ def lesson_page(slug):
     with force_locale(lesson.language):  # the page's words in the language of the lesson it shows
         steps = [{"step": s, "html": render_step(s, kernel),
                   "notes": [render_markdown(n.text) for n in s.notes if condition_holds(n.when, kernel)],
-                  "hint": render_markdown(s.hint) if s.hint else None,
+                  "hints": [render_markdown(h) for h in s.hints],  # a nudge first, the answer last
                   "expected": render_markdown(s.expected) if s.expected else None}
                  for s in lesson.steps]
         page = render_template("lesson.html", lesson=lesson, steps=steps, intro=render_markdown(lesson.intro),

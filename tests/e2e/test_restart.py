@@ -52,7 +52,9 @@ def test_a_restart_gives_learners_back_their_sandboxes_and_leaks_nothing(tmp_pat
         again = ann.get(server.url + "/api/sandbox", timeout=10).json()
         assert again["state"] == "ready" and again["id"] == box["id"], again
         assert ann.get(server.url + f"/api/lessons/{LESSON}/progress", timeout=10).json()["steps"] == {"swarm": "passed"}
-        ann.post(server.url + f"/api/lessons/{LESSON}/steps/overlay/run", json={"block": 0}, timeout=120)
+        for block in (0, 1):  # the step's two blocks: the network on manager1, then worker2's view
+            ran = ann.post(server.url + f"/api/lessons/{LESSON}/steps/overlay/run", json={"block": block}, timeout=120)
+            assert ran.status_code == 200, ran.text
         checked = ann.post(server.url + f"/api/lessons/{LESSON}/steps/overlay/check", json={}, timeout=60).json()
         assert checked["passed"], checked  # the same swarm still works
         roster = requests.get(server.url + f"/api/workshops/{made['id']}", headers=trainer, timeout=10).json()

@@ -1,8 +1,12 @@
 """Each check kind against fake output and fake swarm state: passes, and fails with a reason."""
+import threading
+import time
+
 import pytest
 
 from labapp.checks import CheckContext, run_check, validate_check
 from labapp.lesson.model import CheckSpec
+from labapp.sandbox.base import ExecResult
 
 from .fakes import FakeEngine, FakeSandbox, container, fail, network, ok, service, swarm_node
 
@@ -10,7 +14,8 @@ from .fakes import FakeEngine, FakeSandbox, container, fail, network, ok, servic
 def check(kind, args, sandbox=None, outputs=(), **kw):
     spec = CheckSpec(kind, args if isinstance(args, dict) else {"value": args})
     assert validate_check(spec) == []
-    return run_check(spec, CheckContext(sandbox or FakeSandbox(), list(outputs), kw.get("kernel")))
+    return run_check(spec, CheckContext(sandbox or FakeSandbox(), list(outputs), kw.get("kernel"),
+                                        kw.get("setup_state")))
 
 
 def test_exit_zero_nonzero_and_code():
@@ -94,13 +99,13 @@ def test_container_networks_with_an_actionable_reason(box):
 
 def test_resolves_reads_nslookup_and_fails_without_the_container():
     answer = ok("Server:\t127.0.0.11\nAddress:\t127.0.0.11:53\n\nName:\tmy-nginx\nAddress: 10.0.2.5\n")
-    box = FakeSandbox(ENGINE, script=[(r"nslookup my-nginx", answer), (r"nslookup", fail(1, "** server can't find"))])
+    box = FakeSandbox(ENGINE, script=[(r"nslookup -timeout=2 my-nginx", answer), (r"nslookup", fail(1, "** server can't find"))])
     result = check("resolves", {"container": "alpine1", "name": "my-nginx"}, box)
     assert result.passed and result.reason == "my-nginx resolves from alpine1 to 10.0.2.5"
     assert check("resolves", {"container": "alpine1", "name": "other", "expect": False}, box).passed
     missing = check("resolves", {"container": "ghost", "name": "x", "expect": False}, box)
     assert not missing.passed and missing.reason == "there is no container ghost on manager1"
-    assert ("manager1", "docker exec alpine1 nslookup my-nginx") in box.ran
+    assert ("manager1", "docker exec alpine1 nslookup -timeout=2 my-nginx") in box.ran
 
 
 def test_reaches_by_ping_or_tcp_port():
@@ -157,3 +162,306 @@ def test_a_dead_node_is_a_failed_check_with_its_reason():
 
     result = check("network", {"name": "x", "node": "worker1"}, Dead(ENGINE))
     assert not result.passed and result.reason == "node worker1 of sandbox fake is not running"
+
+
+# --- the checks of issue 12: rules, service identity, the wire, inside the namespace ----
+
+import json  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from labapp.sandbox.base import Node  # noqa: E402
+
+
+def svc(name, sid, networks=(), tasks=(), vips=()):
+    """A service with an ID, running TASKS ([(state, address), ...]) and virtual IPS."""
+    made = [{"Status": {"State": state}, "NetworksAttachments": [{"Addresses": [f"{addr}/24"]}]}
+            for state, addr in tasks]
+    return SimpleNamespace(name=name, id=sid, attrs={
+        "Spec": {"TaskTemplate": {"Networks": [{"Target": f"id-{n}"} for n in networks]},
+                 "EndpointSpec": {"Mode": "vip" if vips else "dnsrr"}},
+        "Endpoint": {"VirtualIPs": [{"Addr": f"{v}/24"} for v in vips]}}, tasks=lambda filters=None: made)
+
+
+def box_container(name, cid, networks, service=None):
+    """A container with an ID and, per network, (ip, mac)."""
+    labels = {"com.docker.swarm.service.name": service} if service else {}
+    return SimpleNamespace(name=name, id=cid, status="running", attrs={
+        "State": {"Running": True}, "Config": {"Labels": labels},
+        "NetworkSettings": {"Networks": {n: {"IPAddress": ip, "MacAddress": mac} for n, (ip, mac) in networks.items()}}})
+
+
+API = svc("api", "svc-api-1", ["shop-net"], tasks=[("running", "10.0.4.3"), ("running", "10.0.4.4")])
+LEGACY = box_container("legacy", "c-legacy-1", {"legacy-net": ("172.20.0.2", "02:42:ac:14:00:02")})
+IMPOSTOR = box_container("impostor", "c-impostor", {"legacy-net": ("172.20.0.3", "02:42:ac:14:00:03")})
+RULES = FakeEngine(networks=[network("shop-net"), network("legacy-net", driver="bridge", scope="local")],
+                   services=[API], containers=[LEGACY, IMPOSTOR])
+
+
+def test_same_as_setup_passes_for_the_service_and_container_the_setup_made():
+    state = {"service api": "svc-api-1", "container legacy@manager1": "c-legacy-1"}
+    result = check("service", {"name": "api", "replicas": 2, "same_as_setup": True}, FakeSandbox(RULES),
+                   setup_state=state)
+    assert result.passed and result.reason == "service api is the one the step began with: 2 tasks running on shop-net"
+    assert check("container", {"name": "legacy", "same_as_setup": True}, FakeSandbox(RULES), setup_state=state).passed
+
+
+def test_same_as_setup_fails_for_a_service_removed_and_created_again():
+    state = {"service api": "svc-api-0", "container legacy@manager1": "c-legacy-1"}
+    result = check("service", {"name": "api", "replicas": 2, "same_as_setup": True}, FakeSandbox(RULES),
+                   setup_state=state)
+    assert not result.passed
+    assert result.reason.startswith("service api was removed and created again (its ID is not the one it had")
+    gone = check("service", {"name": "gone", "same_as_setup": True}, FakeSandbox(RULES), setup_state=state)
+    assert gone.reason == "there is no service gone: it was removed (the rules keep it)"
+
+
+def test_same_as_setup_fails_for_a_recreated_container_and_without_a_record():
+    state = {"container legacy@manager1": "c-legacy-0"}
+    result = check("container", {"name": "legacy", "same_as_setup": True}, FakeSandbox(RULES), setup_state=state)
+    assert not result.passed and result.reason.startswith("container legacy on manager1 was removed and created again")
+    blind = check("container", {"name": "legacy", "same_as_setup": True}, FakeSandbox(RULES), setup_state=None)
+    assert not blind.passed and "no record of this step's setup" in blind.reason
+
+
+def test_same_as_setup_still_counts_the_tasks():
+    one_task = svc("api", "svc-api-1", ["shop-net"], tasks=[("running", "10.0.4.3"), ("failed", "10.0.4.4")])
+    box = FakeSandbox(FakeEngine(networks=[network("shop-net")], services=[one_task]))
+    result = check("service", {"name": "api", "replicas": 2, "same_as_setup": True}, box,
+                   setup_state={"service api": "svc-api-1"})
+    assert not result.passed and result.reason == "service api has 1 of 2 tasks running"
+
+
+def _nslookup(*addresses):
+    return ok("Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\nNon-authoritative answer:\n"
+              + "".join(f"Name:\tapi\nAddress: {a}\n" for a in addresses) + "\n")
+
+
+def test_resolves_to_the_service_own_tasks_passes():
+    box = FakeSandbox(RULES, script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3", "10.0.4.4"))])
+    result = check("resolves", {"container": "legacy", "name": "api", "service": "api"}, box)
+    assert result.passed
+    assert result.reason == "api resolves from legacy to 10.0.4.3, 10.0.4.4: tasks or virtual IPs of service api only"
+
+
+def test_resolves_to_a_container_with_the_name_fails_naming_it():
+    box = FakeSandbox(RULES, script=[(r"nslookup -timeout=2 api", _nslookup("172.20.0.3"))])
+    result = check("resolves", {"container": "legacy", "name": "api", "service": "api"}, box)
+    assert not result.passed
+    assert result.reason == ("api resolves from legacy to 172.20.0.3, which belongs to container impostor on "
+                             "legacy-net (node manager1), not to service api")
+
+
+def test_resolves_to_the_service_and_an_alias_fails_too():
+    """An alias added beside the real tasks (DNS answers both) is no better than a fake."""
+    box = FakeSandbox(RULES, script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3", "172.20.0.3"))])
+    assert "belongs to container impostor" in check("resolves", {"container": "legacy", "name": "api",
+                                                                 "service": "api"}, box).reason
+
+
+def test_resolves_counts_the_vip_and_ignores_the_server_line():
+    web = svc("web", "svc-web", ["web-net"], tasks=[("running", "10.0.2.3")], vips=["10.0.2.2"])
+    box = FakeSandbox(FakeEngine(services=[web], containers=[LEGACY]),
+                      script=[(r"nslookup -timeout=2 web", _nslookup("10.0.2.2"))])
+    assert check("resolves", {"container": "legacy", "name": "web", "service": "web"}, box).passed
+    # a task that stopped is not the service any more
+    stopped = svc("web", "svc-web", ["web-net"], tasks=[("shutdown", "10.0.2.3")])
+    box = FakeSandbox(FakeEngine(services=[stopped], containers=[LEGACY]),
+                      script=[(r"nslookup -timeout=2 web", _nslookup("10.0.2.3"))])
+    result = check("resolves", {"container": "legacy", "name": "web", "service": "web"}, box)
+    assert not result.passed and "which is not an address of service web" in result.reason
+
+
+def test_resolves_with_a_service_that_is_gone():
+    box = FakeSandbox(FakeEngine(containers=[LEGACY]), script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3"))])
+    assert check("resolves", {"container": "legacy", "name": "api", "service": "api"}, box).reason == \
+        "api resolves from legacy, but there is no service api"
+
+
+def test_resolves_quotes_what_reaches_the_shell():
+    box = FakeSandbox(RULES, script=[(r"nslookup", fail(1))])
+    check("resolves", {"container": "legacy", "name": "api; touch /x", "expect": False}, box)
+    assert box.ran[-1][1] == "docker exec legacy nslookup -timeout=2 'api; touch /x'"
+
+
+def test_reaches_on_a_port_fails_when_nothing_listens():
+    box = FakeSandbox(RULES, script=[(r"nc -w 2 api 80", fail(1, stderr="nc: can't connect to remote host "
+                                                                     "(10.0.4.3): Connection refused\n"))])
+    result = check("reaches", {"container": "legacy", "target": "api", "port": 80}, box)
+    assert not result.passed and result.reason.endswith("Connection refused)")
+
+
+TCPDUMP_HEAD = ("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\n"
+                "listening on eth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n")
+VXLAN_PACKETS = (
+    "01:22:08.305168 IP 172.29.0.18.36735 > 172.29.0.19.4789: VXLAN, flags [I] (0x08), vni 4098\n"
+    "IP 10.0.2.16 > 10.0.2.17: ICMP echo request, id 13, seq 0, length 64\n"
+    "01:22:08.305271 IP 172.29.0.19.36735 > 172.29.0.18.4789: VXLAN, flags [I] (0x08), vni 4098\n"
+    "IP 10.0.2.17 > 10.0.2.16: ICMP echo reply, id 13, seq 0, length 64\n")
+SECURE = FakeEngine(containers=[box_container("secure-a", "c-a", {})])
+CAPTURE = {"node": "manager1", "filter": "udp port 4789",
+           "during": {"container": "secure-a", "node": "manager1", "target": "plain-b"},
+           "match": "VXLAN.*\\nIP [0-9.]+ > [0-9.]+: ICMP echo request"}
+
+
+def test_capture_sees_the_inner_packet_of_vxlan():
+    box = FakeSandbox(SECURE, script=[(r"tcpdump", ok(VXLAN_PACKETS, TCPDUMP_HEAD)), (r"ping", ok())])
+    result = check("capture", CAPTURE, box)
+    assert result.passed, result.reason
+    assert result.reason.startswith("tcpdump on manager1 eth0 (udp port 4789) saw 1 packet matching")
+    assert "| IP 10.0.2.16 > 10.0.2.17: ICMP echo request" in result.reason
+    lines = [line for _, line in box.ran]
+    assert lines[0] == "timeout 12 tcpdump -l -n -i eth0 'udp port 4789'"
+    assert lines[1] == "docker exec secure-a ping -c 2 -W 1 plain-b"  # the traffic, after the capture began
+
+
+def test_capture_fails_when_the_inner_packet_is_not_there():
+    esp_only = "01:22:08.305168 IP 172.29.0.18 > 172.29.0.19: ESP(spi=0x0a1b,seq=0x1), length 140\n"
+    box = FakeSandbox(SECURE, script=[(r"tcpdump", ok(esp_only, TCPDUMP_HEAD)), (r"ping", ok())])
+    result = check("capture", CAPTURE, box)
+    assert not result.passed
+    assert "saw no packet matching" in result.reason and "(1 packet on the filter)" in result.reason
+
+
+def test_capture_expecting_nothing_fails_on_anything_in_clear():
+    args = {**CAPTURE, "filter": "udp port 4789 or esp", "expect": False}
+    args.pop("match")
+    clear = FakeSandbox(SECURE, script=[(r"tcpdump", ok(VXLAN_PACKETS, TCPDUMP_HEAD)), (r"ping", fail(1))])
+    result = check("capture", args, clear)
+    assert not result.passed and "saw 2 packets matching /./" in result.reason and "there should be none" in result.reason
+    quiet = FakeSandbox(SECURE, script=[(r"tcpdump", ok("", TCPDUMP_HEAD)), (r"ping", fail(1))])
+    assert check("capture", args, quiet).reason.endswith("saw nothing matching /./ while secure-a -> plain-b "
+                                                         "(0 packets on the filter)")
+
+
+def test_capture_that_never_started_is_a_failure_even_expecting_nothing():
+    args = {**CAPTURE, "expect": False}
+    box = FakeSandbox(SECURE, script=[(r"tcpdump", fail(1, stderr="tcpdump: eth9: No such device exists\n"))])
+    result = check("capture", {**args, "interface": "eth9"}, box)
+    assert not result.passed and result.reason == ("tcpdump on manager1 eth9 (udp port 4789) did not start: "
+                                                   "tcpdump: eth9: No such device exists")
+    assert not any("ping" in line for _, line in box.ran)
+
+
+def test_capture_needs_its_traffic_container():
+    result = check("capture", {**CAPTURE, "expect": False}, FakeSandbox(FakeEngine()))
+    assert not result.passed and result.reason == "there is no container secure-a on manager1"
+
+
+def test_capture_traffic_to_a_port_and_validation():
+    box = FakeSandbox(SECURE, script=[(r"tcpdump", ok("", TCPDUMP_HEAD)), (r"nc ", ok())])
+    check("capture", {**CAPTURE, "during": {"container": "secure-a", "target": "web", "port": 80}, "expect": False},
+          box)
+    assert ("manager1", "docker exec secure-a nc -w 2 web 80 </dev/null") in box.ran
+    bad = CheckSpec("capture", {"node": "manager1", "filter": "x", "during": {"container": "c", "target": "t",
+                                                                              "node": "worker9", "via": 1}})
+    problems = validate_check(bad, ["manager1", "worker1"])
+    assert "check 'capture': unknown argument 'during.via' (known: container, target, node, port)" in problems
+    assert any("unknown node 'worker9'" in p for p in problems)
+    assert validate_check(CheckSpec("capture", {"node": "manager1", "filter": "x", "during": {"target": "t"}})) == [
+        "check 'capture': 'during' needs 'container' (a name)"]
+
+
+INSIDE = network("inside-net")
+INSIDE.id = "c6di0tbr14vv4527htoeuucan"
+INSIDE.attrs["Options"] = {"com.docker.network.driver.overlay.vxlanid_list": "4097"}
+PEER = box_container("box-b", "c-b", {"inside-net": ("10.0.1.4", "02:42:0a:00:01:04")})
+
+
+def _inside(links, fdb, neigh):
+    return ok("/run/docker/netns/1-c6di0tbr14\n---\n" + "\n\n---\n".join(json.dumps(x) for x in (links, fdb, neigh))
+              + "\n")
+
+
+LINKS = [{"ifname": "vxlan0", "linkinfo": {"info_kind": "vxlan", "info_data": {"id": 4097, "port": 4789}}}]
+FDB = [{"mac": "02:42:0a:00:01:04", "ifname": "vxlan0", "dst": "172.29.0.19", "state": "permanent"}]
+NEIGH = [{"dst": "10.0.1.4", "dev": "vxlan0", "lladdr": "02:42:0a:00:01:04", "state": ["PERMANENT"]}]
+
+
+def inside_box(answer):
+    box = FakeSandbox(FakeEngine(networks=[INSIDE], containers=[PEER]), script=[(r"nsenter", answer)])
+    box.nodes = (Node("manager1", "manager", "172.29.0.18", "m"), Node("worker1", "worker", "172.29.0.19", "w"))
+    return box
+
+
+def test_vxlan_reads_the_namespace_as_the_node_root():
+    box = inside_box(_inside(LINKS, FDB, NEIGH))
+    result = check("vxlan", {"network": "inside-net", "node": "manager1", "peer": "box-b", "peer_node": "worker1"}, box)
+    assert result.passed, result.reason
+    assert result.reason == ("manager1's namespace for inside-net (1-c6di0tbr14) has vxlan0 with VNI 4097, the one "
+                             "Docker gave it; it sends box-b's MAC 02:42:0a:00:01:04 over VXLAN to worker1 "
+                             "(172.29.0.19) and maps 10.0.1.4 to that MAC")
+    line = box.ran[-1][1]
+    assert "nsenter --user=/proc/1/ns/user --preserve-credentials" in line  # entered as the node's root
+    assert "ls -d /run/docker/netns/*-c6di0tbr14" in line
+
+
+@pytest.mark.parametrize("answer,reason", [
+    (fail(3), "manager1 has no namespace for inside-net yet"),
+    (_inside([{"ifname": "vxlan0", "linkinfo": {"info_data": {"id": 4100}}}], FDB, NEIGH),
+     "the VXLAN device vxlan0 in manager1's namespace for inside-net has VNI 4100, but Docker gave the network 4097"),
+    (_inside([], FDB, NEIGH), "has no VXLAN device"),
+    (_inside(LINKS, [], NEIGH), "has no entry for box-b's MAC 02:42:0a:00:01:04: the node does not know where box-b is"),
+    (_inside(LINKS, [{**FDB[0], "dst": "172.29.0.20"}], NEIGH),
+     "sends box-b's MAC 02:42:0a:00:01:04 to 172.29.0.20, not to worker1 (172.29.0.19)"),
+    (_inside(LINKS, FDB, []), "neighbour table in inside-net's namespace does not map 10.0.1.4 to 02:42:0a:00:01:04"),
+    (fail(1, stderr="nsenter: reassociate to namespace 'ns/net' failed: Operation not permitted\n"),
+     "cannot look inside inside-net's namespace on manager1: nsenter: reassociate"),
+])
+def test_vxlan_failures_say_what_is_missing(answer, reason):
+    result = check("vxlan", {"network": "inside-net", "node": "manager1", "peer": "box-b", "peer_node": "worker1"},
+                   inside_box(answer))
+    assert not result.passed and reason in result.reason, result.reason
+
+
+def test_vxlan_on_a_node_without_the_network():
+    box = inside_box(_inside(LINKS, FDB, NEIGH))
+    box._engine = FakeEngine()
+    result = check("vxlan", {"network": "inside-net", "node": "worker1"}, box)
+    assert not result.passed and result.reason.startswith("network inside-net is not on worker1 yet")
+    assert validate_check(CheckSpec("vxlan", {"network": "n", "peer": "b"})) == [
+        "check 'vxlan': 'peer' needs 'peer_node' (the node the peer container runs on)"]
+    assert validate_check(CheckSpec("vxlan", {"network": "n", "node": "worker1", "peer": "b", "peer_node": "worker1"})
+                          ) == ["check 'vxlan': the peer must run on another node than the one whose tables are read"]
+
+
+class _SlowToDie:
+    """A tcpdump as a node runs it: its output comes at once, then it runs until killed, and
+    the kill takes the node seconds (its packet socket goes away with it)."""
+
+    def __init__(self):
+        self.killed = threading.Event()
+        self.kill_started = threading.Event()
+
+    def __iter__(self):
+        from labapp.sandbox.base import Chunk
+
+        yield Chunk("stderr", TCPDUMP_HEAD)
+        time.sleep(0.2)  # the traffic runs now
+        yield Chunk("stdout", VXLAN_PACKETS)
+        self.killed.wait(10)
+
+    def cancel(self):
+        self.kill_started.set()
+        time.sleep(3)
+        self.killed.set()
+
+    def result(self):
+        return ExecResult(137, "", "")
+
+
+def test_capture_reads_what_came_and_does_not_wait_for_tcpdump_to_die():
+    tcpdump = _SlowToDie()
+
+    class Box(FakeSandbox):
+        def exec_stream(self, node, cmd, **kw):
+            if "tcpdump" in cmd:
+                self.ran.append((node, cmd))
+                return tcpdump
+            return super().exec_stream(node, cmd, **kw)
+
+    box = Box(SECURE, script=[(r"ping", ok())])
+    started = time.monotonic()
+    result = check("capture", CAPTURE, box)
+    assert result.passed, result.reason
+    assert time.monotonic() - started < 2.5  # the traffic and a moment, not the 3 s kill
+    assert tcpdump.kill_started.wait(1)  # it is killed all the same, in the background

@@ -25,6 +25,10 @@ docker network create -d overlay --attachable demo
 docker exec nothing ping x
 ```
 
+```expected
+No such container.
+```
+
 ```worker1 if=ipvs
 echo only-with-ipvs
 ```

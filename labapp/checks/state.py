@@ -1,170 +1,12 @@
-"""Named checks over what the learner saw (output) and the sandbox's state (read through the
-docker SDK from the nodes' engines, and node tools such as ss and ip). A check reads; it
-never changes anything. Each result says why, in words a learner can act on."""
+"""Checks on the swarm's state: networks, services, containers (read through the docker
+SDK from the nodes' engines), the nodes' listening ports and xfrm tables."""
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
-from typing import Callable
 
 import docker.errors
 
-from .engine import CONNECTION_ERRORS
-from .errors import LabappError
-from .i18n import N_, and_list, msg
-from .lesson.model import CheckSpec
-from .sandbox.base import ExecResult
+from ..i18n import N_, and_list, msg
+from .base import _BOOL, _INT, _LIST, _STR, Param, check
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    kind: str
-    passed: bool
-    reason: str
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "passed": self.passed, "reason": self.reason}
-
-
-class CheckContext:
-    """What a check may look at: the step's command results and the sandbox."""
-
-    def __init__(self, sandbox, outputs: list[ExecResult] | None = None, kernel: dict | None = None):
-        self.sandbox = sandbox
-        self.outputs = list(outputs or [])
-        self.kernel = kernel or {}
-
-    def engine(self, node: str):
-        return self.sandbox.engine(node)
-
-    def default_node(self) -> str:
-        return self.sandbox.nodes[0].name
-
-    def sh(self, node: str, line: str, timeout: float = 20) -> ExecResult:
-        return self.sandbox.exec(node, line, timeout=timeout)
-
-
-@dataclass(frozen=True)
-class Param:
-    types: tuple
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Kind:
-    fn: Callable[[CheckContext, dict], tuple[bool, str]]
-    params: dict[str, Param]
-    reads: str  # "output" or "state"
-    subject: str  # the argument that names what is checked, for the result's name
-
-
-CHECKS: dict[str, Kind] = {}
-_STR, _BOOL, _INT, _LIST = (str,), (bool,), (int,), (list,)
-
-
-def check(kind: str, reads: str, subject: str, **params: Param):
-    def register(fn):
-        CHECKS[kind] = Kind(fn, params, reads, subject)
-        return fn
-    return register
-
-
-def validate_check(spec: CheckSpec, node_names: list[str] | None = None) -> list[str]:
-    """Every problem with SPEC's kind and arguments (empty when it is well formed)."""
-    kind = CHECKS.get(spec.kind)
-    if kind is None:
-        return [f"unknown check kind '{spec.kind}' (known: {', '.join(sorted(CHECKS))})"]
-    problems = []
-    for name, value in spec.args.items():
-        param = kind.params.get(name)
-        if param is None:
-            problems.append(f"unknown argument '{name}' for check '{spec.kind}' (known: {', '.join(kind.params)})")
-        elif not isinstance(value, param.types) or (param.types == _INT and isinstance(value, bool)):
-            problems.append(f"check '{spec.kind}': '{name}' must be {' or '.join(t.__name__ for t in param.types)}, not {value!r}")
-        elif name == "node" and node_names and value not in node_names:
-            problems.append(f"check '{spec.kind}': unknown node '{value}' (this lesson's nodes: {', '.join(node_names)})")
-    for name, param in kind.params.items():
-        if param.required and name not in spec.args:
-            problems.append(f"check '{spec.kind}' needs '{name}'")
-    if spec.kind == "exit" and not (spec.args.get("value") in ("zero", "nonzero") or isinstance(spec.args.get("value"), int)):
-        problems.append("check 'exit' is zero, nonzero or an exit code")
-    if spec.kind == "output_matches" and isinstance(spec.args.get("value"), str):
-        try:
-            re.compile(spec.args["value"])
-        except re.error as exc:
-            problems.append(f"check 'output_matches': not a regular expression ({exc})")
-    return problems
-
-
-def reads_state(spec: CheckSpec) -> bool:
-    return CHECKS[spec.kind].reads == "state"
-
-
-def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
-    """Evaluate SPEC; an error reading the state is a failed check with its reason."""
-    kind = CHECKS[spec.kind]
-    subject = spec.args.get(kind.subject)
-    name = f"{spec.kind} {subject}" if subject is not None else spec.kind
-    try:
-        passed, reason = kind.fn(ctx, spec.args)
-    except LabappError as exc:  # a dead node, a node that is not there: its own words
-        passed, reason = False, exc.args[0]
-    except docker.errors.APIError as exc:
-        passed, reason = False, msg("the node's engine refused the question: {answer}",
-                                    answer=exc.explanation or str(exc))
-    except CONNECTION_ERRORS:
-        node = spec.args.get("node") or ctx.default_node()
-        passed, reason = False, msg("the engine on {node} does not answer (has the node died?)", node=node)
-    return CheckResult(name, spec.kind, passed, reason)
-
-
-# --- on the output the learner saw ---------------------------------------------------
-
-def _all_output(ctx: CheckContext) -> str:
-    return "".join(r.output for r in ctx.outputs)
-
-
-_NOTHING_RAN = N_("nothing has run yet: run the step's commands first")
-
-
-@check("exit", "output", "value", value=Param(_STR + _INT, True))
-def _exit(ctx, args):
-    if not ctx.outputs:
-        return False, msg(_NOTHING_RAN)
-    code = ctx.outputs[-1].exit_code
-    want = args["value"]
-    if ctx.outputs[-1].timed_out:
-        return False, msg("the last command was stopped by its time limit")
-    if want == "zero":
-        return code == 0, (msg("the last command succeeded (exit 0)") if code == 0
-                           else msg("the last command failed (exit {code}); it should succeed", code=code))
-    if want == "nonzero":
-        return code not in (0, None), (msg("the last command failed as expected (exit {code})", code=code) if code
-                                       else msg("the last command succeeded; this step expects it to fail"))
-    return code == want, msg("the last command exited {code}; expected {expected}", code=code, expected=want)
-
-
-@check("output_contains", "output", "value", value=Param(_STR, True))
-def _contains(ctx, args):
-    if not ctx.outputs:
-        return False, msg(_NOTHING_RAN)
-    text = args["value"]
-    found = text in _all_output(ctx)
-    return found, (msg("the output shows '{text}'", text=text) if found
-                   else msg("the output does not show '{text}'", text=text))
-
-
-@check("output_matches", "output", "value", value=Param(_STR, True))
-def _matches(ctx, args):
-    if not ctx.outputs:
-        return False, msg(_NOTHING_RAN)
-    found = re.search(args["value"], _all_output(ctx), re.M) is not None
-    return found, (msg("the output matches") if found
-                   else msg("the output does not match /{pattern}/", pattern=args["value"]))
-
-
-# --- on the swarm's state --------------------------------------------------------------
 
 def _network(engine, name):
     for net in engine.networks.list(names=[name]):
@@ -234,8 +76,18 @@ def _on(names: list[str]) -> str:
     return and_list(names, msg("no network"))
 
 
-@check("service", "state", "name", name=Param(_STR, True), node=Param(_STR), replicas=Param(_INT),
-       networks=Param(_LIST), not_networks=Param(_LIST), endpoint_mode=Param(_STR), exists=Param(_BOOL))
+def _remember_service(ctx, args):
+    svc = _service(ctx.engine(args.get("node") or ctx.default_node()), args["name"])
+    return (f"service {args['name']}", svc.id) if svc is not None else None
+
+
+_NO_RECORD = N_("there is no record of this step's setup on the sandbox (reset the sandbox to start the "
+                "step again)")
+
+
+@check("service", "state", "name", remember=_remember_service, name=Param(_STR, True), node=Param(_STR),
+       replicas=Param(_INT), networks=Param(_LIST), not_networks=Param(_LIST), endpoint_mode=Param(_STR),
+       exists=Param(_BOOL), same_as_setup=Param(_BOOL))
 def _service_check(ctx, args):
     name, node = args["name"], args.get("node") or ctx.default_node()
     engine = ctx.engine(node)
@@ -244,8 +96,16 @@ def _service_check(ctx, args):
         return svc is None, (msg("there is no service {service}", service=name) if svc is None
                              else msg("service {service} still exists", service=name))
     if svc is None:
+        if args.get("same_as_setup"):
+            return False, msg("there is no service {service}: it was removed (the rules keep it)", service=name)
         return False, msg("there is no service {service} (create it with docker service create --name {service} ...)",
                           service=name)
+    if args.get("same_as_setup"):
+        if ctx.setup_state is None:
+            return False, msg(_NO_RECORD)
+        if ctx.setup_state.get(f"service {name}") != svc.id:
+            return False, msg("service {service} was removed and created again (its ID is not the one it had "
+                              "when the step began); the rules keep the service running", service=name)
     spec = svc.attrs["Spec"]
     ids = _network_names(engine)
     have = [ids.get(n["Target"], n["Target"]) for n in spec["TaskTemplate"].get("Networks") or []]
@@ -264,12 +124,25 @@ def _service_check(ctx, args):
     if "replicas" in args and len(running) != args["replicas"]:
         return False, msg("service {service} has {running} of {wanted} tasks running", service=name,
                           running=len(running), wanted=args["replicas"])
+    if args.get("same_as_setup"):
+        return True, msg("service {service} is the one the step began with: {running} tasks running on {networks}",
+                         service=name, running=len(running), networks=_on(have))
     return True, msg("service {service}: {running} tasks running on {networks}", service=name, running=len(running),
                      networks=_on(have))
 
 
-@check("container", "state", "name", name=Param(_STR, True), node=Param(_STR), networks=Param(_LIST),
-       not_networks=Param(_LIST), running=Param(_BOOL), exists=Param(_BOOL))
+def _remember_container(ctx, args):
+    node = args.get("node") or ctx.default_node()
+    try:
+        container = ctx.engine(node).containers.get(args["name"])
+    except docker.errors.NotFound:
+        return None
+    return f"container {args['name']}@{node}", container.id
+
+
+@check("container", "state", "name", remember=_remember_container, name=Param(_STR, True), node=Param(_STR),
+       networks=Param(_LIST), not_networks=Param(_LIST), running=Param(_BOOL), exists=Param(_BOOL),
+       same_as_setup=Param(_BOOL))
 def _container_check(ctx, args):
     name, node = args["name"], args.get("node") or ctx.default_node()
     try:
@@ -282,7 +155,16 @@ def _container_check(ctx, args):
                                    else msg("container {container} still exists on {node}", container=name,
                                             node=node))
     if container is None:
+        if args.get("same_as_setup"):
+            return False, msg("there is no container {container} on {node}: it was removed (the rules keep it)",
+                              container=name, node=node)
         return False, msg("there is no container {container} on {node}", container=name, node=node)
+    if args.get("same_as_setup"):
+        if ctx.setup_state is None:
+            return False, msg(_NO_RECORD)
+        if ctx.setup_state.get(f"container {name}@{node}") != container.id:
+            return False, msg("container {container} on {node} was removed and created again (its ID is not the "
+                              "one it had when the step began); the rules keep it", container=name, node=node)
     running = container.attrs["State"]["Running"]
     if args.get("running", True) and not running:
         return False, msg("container {container} on {node} is not running ({status})", container=name, node=node,
@@ -295,6 +177,9 @@ def _container_check(ctx, args):
     if extra:
         return False, msg("{container} is attached to {networks}; it should not be", container=name,
                           networks=_on(extra))
+    if args.get("same_as_setup"):
+        return True, msg("{container} on {node} is the container the step began with, attached to {networks}",
+                         container=name, node=node, networks=_on(have))
     return True, msg("{container} on {node} is attached to {networks}", container=name, node=node,
                      networks=_on(have))
 
@@ -305,56 +190,6 @@ def _container_exists(ctx, node, name) -> str | None:
         return None
     except docker.errors.NotFound:
         return msg("there is no container {container} on {node}", container=name, node=node)
-
-
-@check("resolves", "state", "name", container=Param(_STR, True), name=Param(_STR, True),
-       node=Param(_STR), expect=Param(_BOOL))
-def _resolves(ctx, args):
-    node, container, name = args.get("node") or ctx.default_node(), args["container"], args["name"]
-    missing = _container_exists(ctx, node, container)
-    if missing:
-        return False, missing
-    out = ctx.sh(node, f"docker exec {container} nslookup {name}", timeout=20)
-    answers = re.findall(r"^Address:\s*(\S+)", out.stdout.split("Name:", 1)[-1], re.M) \
-        if "Name:" in out.stdout else []
-    resolved = out.exit_code == 0 and bool(answers)
-    want = args.get("expect", True)
-    if resolved:
-        reason = msg("{name} resolves from {container} to {addresses}", name=name, container=container,
-                     addresses=", ".join(answers))
-    else:
-        reason = msg("{name} does not resolve from {container} (no network they share serves that name)", name=name,
-                     container=container)
-    return resolved == want, reason
-
-
-@check("reaches", "state", "target", container=Param(_STR, True), target=Param(_STR, True),
-       node=Param(_STR), port=Param(_INT), expect=Param(_BOOL))
-def _reaches(ctx, args):
-    node, container, target = args.get("node") or ctx.default_node(), args["container"], args["target"]
-    missing = _container_exists(ctx, node, container)
-    if missing:
-        return False, missing
-    port = args.get("port")
-    if port:
-        out = ctx.sh(node, f"docker exec {container} nc -w 2 {target} {port} </dev/null", timeout=20)
-        what = f"{target}:{port}"
-    else:
-        # one packet, answered in well under a millisecond inside a sandbox or given up after
-        # 1 s; once more before calling the target unreachable
-        probe = f"ping -c 1 -W 1 {target}"
-        out = ctx.sh(node, f"docker exec {container} sh -c '{probe} || {probe}'", timeout=20)
-        what = target
-    reached = out.exit_code == 0
-    want = args.get("expect", True)
-    if reached:
-        reason = msg("{container} reaches {target}", container=container, target=what)
-    else:
-        detail = (out.stdout + out.stderr).strip().splitlines()
-        reason = (msg("{container} cannot reach {target} ({detail})", container=container, target=what,
-                      detail=detail[-1]) if detail
-                  else msg("{container} cannot reach {target}", container=container, target=what))
-    return reached == want, reason
 
 
 def _listening(ctx, node) -> set[str]:

@@ -1,0 +1,181 @@
+"""The check machinery: results, what a check may look at (CheckContext), the registry of
+kinds (@check), validation of a lesson's check arguments and run_check. The kinds themselves
+are in the sibling modules, by what they read."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import docker.errors
+
+from ..engine import CONNECTION_ERRORS
+from ..errors import LabappError
+from ..i18n import msg
+from ..lesson.model import CheckSpec
+from ..sandbox.base import ExecResult
+from ..sandbox.nodeexec import as_node_root
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    kind: str
+    passed: bool
+    reason: str
+    rule: bool = False  # a rule of the step (holds before it as after it)
+
+    def as_dict(self) -> dict:
+        data = {"name": self.name, "kind": self.kind, "passed": self.passed, "reason": self.reason}
+        if self.rule:
+            data["rule"] = True
+        return data
+
+
+class CheckContext:
+    """What a check may look at: the step's command results and the sandbox."""
+
+    def __init__(self, sandbox, outputs: list[ExecResult] | None = None, kernel: dict | None = None,
+                 setup_state: dict | None = None):
+        self.sandbox = sandbox
+        self.outputs = list(outputs or [])
+        self.kernel = kernel or {}
+        # What the step's setup left (ids of services and containers, see remember()); None
+        # when no record was found.
+        self.setup_state = setup_state
+
+    def engine(self, node: str):
+        return self.sandbox.engine(node)
+
+    def default_node(self) -> str:
+        return self.sandbox.nodes[0].name
+
+    def sh(self, node: str, line: str, timeout: float = 20, root: bool = False) -> ExecResult:
+        """Run LINE (the check's own, values quoted) on NODE; ROOT: as root of the node's user
+        namespace, for what looks inside a network namespace."""
+        return self.sandbox.exec(node, as_node_root(line) if root else line, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Param:
+    types: tuple
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Kind:
+    fn: Callable[[CheckContext, dict], tuple[bool, str]]
+    params: dict[str, Param]
+    reads: str  # "output" or "state"
+    subject: str  # the argument that names what is checked, for the result's name
+    # What to record after the step's setup, for `same_as_setup` (None: nothing to record)
+    remember: Callable[[CheckContext, dict], tuple[str, str] | None] | None = None
+    # Run alone, not beside other checks: a capture must not see the traffic they make
+    alone: bool = False
+
+
+CHECKS: dict[str, Kind] = {}
+_STR, _BOOL, _INT, _LIST, _DICT = (str,), (bool,), (int,), (list,), (dict,)
+
+
+def check(kind: str, reads: str, subject: str, remember=None, alone=False, **params: Param):
+    def register(fn):
+        CHECKS[kind] = Kind(fn, params, reads, subject, remember, alone)
+        return fn
+    return register
+
+
+def runs_alone(spec: CheckSpec) -> bool:
+    """True for a check that must not run beside others (it watches the wire)."""
+    return CHECKS[spec.kind].alone
+
+
+def needs_setup_state(spec: CheckSpec) -> bool:
+    """True when SPEC compares with what the step's setup left (same_as_setup: true)."""
+    return bool(spec.args.get("same_as_setup")) and CHECKS[spec.kind].remember is not None
+
+
+def remember(specs, ctx: CheckContext) -> dict:
+    """What SPECS that compare with the setup need recorded now, right after it: {key: id}."""
+    state = {}
+    for spec in specs:
+        if needs_setup_state(spec):
+            found = CHECKS[spec.kind].remember(ctx, spec.args)
+            if found:
+                state[found[0]] = found[1]
+    return state
+
+
+def validate_check(spec: CheckSpec, node_names: list[str] | None = None) -> list[str]:
+    """Every problem with SPEC's kind and arguments (empty when it is well formed)."""
+    kind = CHECKS.get(spec.kind)
+    if kind is None:
+        return [f"unknown check kind '{spec.kind}' (known: {', '.join(sorted(CHECKS))})"]
+    problems = []
+    for name, value in spec.args.items():
+        param = kind.params.get(name)
+        if param is None:
+            problems.append(f"unknown argument '{name}' for check '{spec.kind}' (known: {', '.join(kind.params)})")
+        elif not isinstance(value, param.types) or (param.types == _INT and isinstance(value, bool)):
+            problems.append(f"check '{spec.kind}': '{name}' must be {' or '.join(t.__name__ for t in param.types)}, not {value!r}")
+        elif name == "node" and node_names and value not in node_names:
+            problems.append(f"check '{spec.kind}': unknown node '{value}' (this lesson's nodes: {', '.join(node_names)})")
+    for name, param in kind.params.items():
+        if param.required and name not in spec.args:
+            problems.append(f"check '{spec.kind}' needs '{name}'")
+    if spec.kind == "exit" and not (spec.args.get("value") in ("zero", "nonzero") or isinstance(spec.args.get("value"), int)):
+        problems.append("check 'exit' is zero, nonzero or an exit code")
+    pattern = {"output_matches": "value", "capture": "match"}.get(spec.kind)
+    if pattern and isinstance(spec.args.get(pattern), str):
+        try:
+            re.compile(spec.args[pattern])
+        except re.error as exc:
+            problems.append(f"check '{spec.kind}': not a regular expression ({exc})")
+    if spec.kind == "capture" and isinstance(spec.args.get("during"), dict):
+        during = spec.args["during"]
+        for key in during:
+            if key not in ("container", "target", "node", "port"):
+                problems.append(f"check 'capture': unknown argument 'during.{key}' (known: container, target, "
+                                "node, port)")
+        for key in ("container", "target"):
+            if not isinstance(during.get(key), str):
+                problems.append(f"check 'capture': 'during' needs '{key}' (a name)")
+        if "node" in during and node_names and during["node"] not in node_names:
+            problems.append(f"check 'capture': unknown node '{during['node']}' (this lesson's nodes: "
+                            f"{', '.join(node_names)})")
+        if "port" in during and (not isinstance(during["port"], int) or isinstance(during["port"], bool)):
+            problems.append("check 'capture': 'during.port' must be int")
+    if spec.kind == "vxlan" and "peer" in spec.args and "peer_node" not in spec.args:
+        problems.append("check 'vxlan': 'peer' needs 'peer_node' (the node the peer container runs on)")
+    if spec.kind == "vxlan" and "peer_node" in spec.args and \
+            spec.args["peer_node"] == (spec.args.get("node") or (node_names or [None])[0]):
+        problems.append("check 'vxlan': the peer must run on another node than the one whose tables are read")
+    if spec.kind == "vxlan" and node_names and spec.args.get("peer_node") not in (None, *node_names):
+        problems.append(f"check 'vxlan': unknown node '{spec.args['peer_node']}' (this lesson's nodes: "
+                        f"{', '.join(node_names)})")
+    if spec.kind == "resolves" and "service" in spec.args and spec.args.get("expect") is False:
+        problems.append("check 'resolves': 'service' says whose addresses the name must give; it goes with "
+                        "a name that resolves, not with expect: false")
+    return problems
+
+
+def reads_state(spec: CheckSpec) -> bool:
+    return CHECKS[spec.kind].reads == "state"
+
+
+def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
+    """Evaluate SPEC; an error reading the state is a failed check with its reason."""
+    kind = CHECKS[spec.kind]
+    subject = spec.args.get(kind.subject)
+    name = f"{spec.kind} {subject}" if subject is not None else spec.kind
+    try:
+        passed, reason = kind.fn(ctx, spec.args)
+    except LabappError as exc:  # a dead node, a node that is not there: its own words
+        passed, reason = False, exc.args[0]
+    except docker.errors.APIError as exc:
+        passed, reason = False, msg("the node's engine refused the question: {answer}",
+                                    answer=exc.explanation or str(exc))
+    except CONNECTION_ERRORS:
+        node = spec.args.get("node") or ctx.default_node()
+        passed, reason = False, msg("the engine on {node} does not answer (has the node died?)", node=node)
+    return CheckResult(name, spec.kind, passed, reason, spec.rule)

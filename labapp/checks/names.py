@@ -1,0 +1,129 @@
+"""Checks on names and reachability seen from a container: what a name resolves to (and
+whether those addresses are a service's own), and whether a target answers (ping, or a
+TCP connection to a port)."""
+from __future__ import annotations
+
+import re
+import shlex
+
+import docker.errors
+
+from ..engine import CONNECTION_ERRORS
+from ..errors import LabappError
+from ..i18n import msg
+from .base import _BOOL, _INT, _STR, Param, check
+from .state import _container_exists, _service
+
+
+def _nslookup_answers(stdout: str) -> list[str]:
+    """The addresses in busybox nslookup's answer (its first Address: line, before any
+    Name:, is the DNS server's own)."""
+    if "Name:" not in stdout:
+        return []
+    return re.findall(r"^Address:\s*(\S+)", stdout.split("Name:", 1)[1], re.M)
+
+
+def _bare(address: str) -> str:
+    return address.split("/", 1)[0]
+
+
+def _service_addresses(ctx, name: str) -> tuple[object, set[str]]:
+    """(service or None, its VIPs and its running tasks' addresses on every network)."""
+    svc = _service(ctx.engine(ctx.default_node()), name)
+    if svc is None:
+        return None, set()
+    found = {_bare(v["Addr"]) for v in (svc.attrs.get("Endpoint") or {}).get("VirtualIPs") or [] if v.get("Addr")}
+    for task in svc.tasks(filters={"desired-state": "running"}):
+        if task["Status"]["State"] != "running":
+            continue
+        for attachment in task.get("NetworksAttachments") or []:
+            found |= {_bare(a) for a in attachment.get("Addresses") or []}
+    return svc, found
+
+
+def _owner_of(ctx, address: str) -> str | None:
+    """Who holds ADDRESS in the sandbox, for a reason: 'container NAME on NETWORK (node NODE)'."""
+    for node in ctx.sandbox.nodes:
+        try:
+            containers = ctx.engine(node.name).containers.list()
+        except (docker.errors.APIError, LabappError, *CONNECTION_ERRORS):
+            continue
+        for container in containers:
+            for network, settings in (container.attrs["NetworkSettings"].get("Networks") or {}).items():
+                if (settings or {}).get("IPAddress") == address:
+                    service = (container.attrs["Config"].get("Labels") or {}).get("com.docker.swarm.service.name")
+                    if service:
+                        return msg("a task of service {service} on {network}", service=service, network=network)
+                    return msg("container {container} on {network} (node {node})", container=container.name,
+                               network=network, node=node.name)
+    return None
+
+
+@check("resolves", "state", "name", container=Param(_STR, True), name=Param(_STR, True),
+       node=Param(_STR), expect=Param(_BOOL), service=Param(_STR))
+def _resolves(ctx, args):
+    node, container, name = args.get("node") or ctx.default_node(), args["container"], args["name"]
+    missing = _container_exists(ctx, node, container)
+    if missing:
+        return False, missing
+    # busybox nslookup waits 5 s for a name nobody answers (the embedded DNS forwards it to
+    # the node's resolver); the embedded DNS answers a name it knows in well under a second
+    out = ctx.sh(node, f"docker exec {shlex.quote(container)} nslookup -timeout=2 {shlex.quote(name)}",
+                 timeout=20)
+    answers = _nslookup_answers(out.stdout)
+    resolved = out.exit_code == 0 and bool(answers)
+    want = args.get("expect", True)
+    if not resolved:
+        return not want, msg("{name} does not resolve from {container} (no network they share serves that name)",
+                             name=name, container=container)
+    reason = msg("{name} resolves from {container} to {addresses}", name=name, container=container,
+                 addresses=", ".join(answers))
+    if "service" not in args or not want:
+        return want, reason
+    svc, owned = _service_addresses(ctx, args["service"])
+    if svc is None:
+        return False, msg("{name} resolves from {container}, but there is no service {service}", name=name,
+                          container=container, service=args["service"])
+    strangers = [a for a in answers if a not in owned]
+    if strangers:
+        owner = _owner_of(ctx, strangers[0])
+        if owner:
+            return False, msg("{name} resolves from {container} to {address}, which belongs to {owner}, not to "
+                              "service {service}", name=name, container=container, address=strangers[0],
+                              service=args["service"], owner=owner)
+        return False, msg("{name} resolves from {container} to {address}, which is not an address of service "
+                          "{service}", name=name, container=container, address=strangers[0],
+                          service=args["service"])
+    return True, msg("{name} resolves from {container} to {addresses}: tasks or virtual IPs of service {service} "
+                     "only", name=name, container=container, service=args["service"], addresses=", ".join(answers))
+
+
+@check("reaches", "state", "target", container=Param(_STR, True), target=Param(_STR, True),
+       node=Param(_STR), port=Param(_INT), expect=Param(_BOOL))
+def _reaches(ctx, args):
+    node, container, target = args.get("node") or ctx.default_node(), args["container"], args["target"]
+    missing = _container_exists(ctx, node, container)
+    if missing:
+        return False, missing
+    port = args.get("port")
+    if port:
+        out = ctx.sh(node, f"docker exec {shlex.quote(container)} nc -w 2 {shlex.quote(target)} {int(port)} "
+                           "</dev/null", timeout=20)
+        what = f"{target}:{port}"
+    else:
+        # one packet, answered in well under a millisecond inside a sandbox or given up after
+        # 1 s; once more before calling the target unreachable
+        probe = f"ping -c 1 -W 1 {shlex.quote(target)}"
+        out = ctx.sh(node, f"docker exec {shlex.quote(container)} sh -c {shlex.quote(f'{probe} || {probe}')}",
+                     timeout=20)
+        what = target
+    reached = out.exit_code == 0
+    want = args.get("expect", True)
+    if reached:
+        reason = msg("{container} reaches {target}", container=container, target=what)
+    else:
+        detail = (out.stdout + out.stderr).strip().splitlines()
+        reason = (msg("{container} cannot reach {target} ({detail})", container=container, target=what,
+                      detail=detail[-1]) if detail
+                  else msg("{container} cannot reach {target}", container=container, target=what))
+    return reached == want, reason
