@@ -7,12 +7,16 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test venv engine images browser test-unit test-integration bench clean-sandboxes
+.PHONY: run run-dev test venv engine images browser nginx test-unit test-integration bench clean-sandboxes
 
+# Gunicorn (one worker process of threads, real WebSockets); `make run-dev` for Werkzeug's.
 run: images
 	$(BIN)/labapp serve --host $(HOST) --port $(PORT)
 
-test: images browser
+run-dev: images
+	$(BIN)/labapp serve --dev --host $(HOST) --port $(PORT)
+
+test: images browser nginx
 	$(BIN)/labapp lessons check
 	LABAPP_REQUIRE_INTEGRATION=1 $(BIN)/python -m pytest -q -rs tests
 
@@ -34,6 +38,9 @@ images: engine
 
 browser:
 	scripts/ensure-browser.sh
+
+nginx:
+	scripts/ensure-nginx.sh
 
 bench: images
 	$(BIN)/python bench/sandbox_up.py

@@ -3,7 +3,8 @@ each solving the article lesson through the events a browser sends: join, then R
 block and Check every step. Reports failures (target 0), each N's slowest learner and its
 slowdown against one learner, and the largest N that held.
 
-Usage: python bench/concurrent_learners.py [N ...]   (default: 1 2 4)
+Usage: python bench/concurrent_learners.py [--dev] [N ...]   (default: 1 2 4)
+(--dev: `labapp serve --dev`, Werkzeug's development server, instead of Gunicorn)
 """
 from __future__ import annotations
 
@@ -84,12 +85,14 @@ def learner(url: str, lesson, kernel_blocks, result: dict) -> None:
             pass
 
 
-def main(counts: list[int]) -> None:
+def main(counts: list[int], server_args: list[str]) -> None:
     lesson = load_catalog().get(SLUG, "en")
     data = tempfile.mkdtemp(prefix="labapp-bench-data-")
     port = free_port()
-    env = {**os.environ, "LABAPP_DATA_DIR": data, "LABAPP_CREATES_PER_HOUR": "1000", "LABAPP_POOL_SIZE": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)], env=env,
+    env = {**os.environ, "LABAPP_DATA_DIR": data, "LABAPP_CREATES_PER_HOUR": "1000", "LABAPP_POOL_SIZE": "0",
+           "LABAPP_SANDBOXES_PER_ADDRESS": "0"}  # every learner here comes from 127.0.0.1
+    server = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port), *server_args],
+                              env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -127,4 +130,6 @@ def main(counts: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1, 2, 4])
+    args = sys.argv[1:]
+    dev = ["--dev"] if "--dev" in args else []
+    main([int(a) for a in args if a != "--dev"] or [1, 2, 4], dev)

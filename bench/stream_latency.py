@@ -2,7 +2,13 @@
 (the real server, WebSocket transport), against the floor of the same command read
 through `docker exec`. Each line carries the node's clock (GNU date, nanoseconds); nodes
 share the host's kernel clock, so arrival minus stamp is the latency. p50 and p95 of
-each, and the overhead. Usage: python bench/stream_latency.py [LINES]
+each, the overhead and the ratio to the floor. Usage:
+
+    python bench/stream_latency.py [--servers gunicorn,dev] [--rounds R] [LINES]
+
+`gunicorn` is `labapp serve` (the production server), `dev` is `labapp serve --dev`
+(Werkzeug's development server); with several, they alternate round by round, each round
+a server of its own with its own floor.
 """
 from __future__ import annotations
 
@@ -62,14 +68,16 @@ def stamps_latency(text_chunks):
     return out
 
 
-def main(lines: int) -> None:
+def one_round(lines: int, server_args: list[str]):
+    """(labapp latencies, floor latencies) in ms, from a fresh `labapp serve SERVER_ARGS`."""
     lessons = tempfile.mkdtemp(prefix="labapp-bench-lessons-")
     with open(os.path.join(lessons, "latency.en.md"), "w", encoding="utf-8") as handle:
         handle.write(LESSON.format(lines=lines))
     data = tempfile.mkdtemp(prefix="labapp-bench-data-")
     port = free_port()
-    env = {**os.environ, "LABAPP_LESSONS_DIR": lessons, "LABAPP_DATA_DIR": data}
-    server = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)], env=env,
+    env = {**os.environ, "LABAPP_LESSONS_DIR": lessons, "LABAPP_DATA_DIR": data, "LABAPP_POOL_SIZE": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port), *server_args],
+                              env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -97,8 +105,10 @@ def main(lines: int) -> None:
             sys.exit("the run did not finish")
         labapp = stamps_latency(chunks)
 
-        container = next(line for line in subprocess.run(
-            ["docker", "ps", "--filter", "label=labapp.node=manager1", "--format", "{{.Names}}"],
+        instance = open(os.path.join(data, "instance_id"), encoding="utf-8").read().strip()
+        container = next(line for line in subprocess.run(  # this server's node, not another's on the engine
+            ["docker", "ps", "--filter", "label=labapp.node=manager1", "--filter", f"label=labapp.owner={instance}",
+             "--format", "{{.Names}}"],
             capture_output=True, text=True).stdout.split() if line)
         proc = subprocess.Popen(["docker", "exec", container, "sh", "-c",
                                  f"for i in $(seq 1 {lines}); do date +%s.%N; sleep 0.02; done"],
@@ -109,11 +119,44 @@ def main(lines: int) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
-    print(f"stream latency over {lines} lines (ms): labapp (Socket.IO over WebSocket) "
-          f"p50 {statistics.median(labapp):.1f} p95 {percentile(labapp, 0.95):.1f}; "
-          f"floor (docker exec) p50 {statistics.median(floor):.1f} p95 {percentile(floor, 0.95):.1f}")
-    print(f"  p95 overhead {percentile(labapp, 0.95) - percentile(floor, 0.95):.1f} ms (target <= 50 ms)")
+    return labapp, floor
+
+
+SERVERS = {"gunicorn": [], "dev": ["--dev"]}
+
+
+def main(argv: list[str]) -> None:
+    lines, rounds, servers = 200, 1, ["gunicorn"]
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--servers":
+            servers = args.pop(0).split(",")
+            assert all(s in SERVERS for s in servers), f"--servers: {', '.join(SERVERS)}"
+        elif arg == "--rounds":
+            rounds = int(args.pop(0))
+        else:
+            lines = int(arg)
+    got = {name: [] for name in servers}  # per round: (labapp p50, p95, floor p50, p95)
+    for r in range(rounds):
+        for name in servers:
+            labapp, floor = one_round(lines, SERVERS[name])
+            row = (statistics.median(labapp), percentile(labapp, 0.95),
+                   statistics.median(floor), percentile(floor, 0.95))
+            got[name].append(row)
+            print(f"round {r + 1} {name}: labapp p50 {row[0]:.1f} p95 {row[1]:.1f}; floor p50 {row[2]:.1f} "
+                  f"p95 {row[3]:.1f} (ms); ratio p50 {row[0] / row[2]:.1f}x p95 {row[1] / row[3]:.1f}x", flush=True)
+    for name in servers:
+        rows = got[name]
+        lp50, lp95, fp50, fp95 = (statistics.median(r[k] for r in rows) for k in range(4))
+        overhead = statistics.median(r[1] - r[3] for r in rows)
+        command = " ".join(["labapp serve", *SERVERS[name]])
+        print(f"stream latency, {lines} lines a round, median of {len(rows)} rounds, {name} (`{command}`), ms: "
+              f"labapp (Socket.IO over WebSocket) p50 {lp50:.1f} p95 {lp95:.1f}; "
+              f"floor (docker exec) p50 {fp50:.1f} p95 {fp95:.1f}")
+        print(f"  p95 overhead {overhead:.1f} ms (target <= 50 ms); ratio to the floor "
+              f"p50 {statistics.median(r[0] / r[2] for r in rows):.1f}x p95 {statistics.median(r[1] / r[3] for r in rows):.1f}x")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    main(sys.argv[1:])

@@ -107,10 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_pool_status)
 
-    p = sub.add_parser("serve", help="run the web app")
+    p = sub.add_parser("serve", help="run the web app (Gunicorn; --dev for Werkzeug's development server)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--allow-weak-nodes", action="store_true",
                    help="serve even where nodes cannot be hardened (also LABAPP_ALLOW_WEAK_NODES=1)")
+    p.add_argument("--dev", action="store_true",
+                   help="Werkzeug's development server instead of Gunicorn (no connection limits: a laptop only)")
+    p.add_argument("--threads", type=int, default=256,
+                   help="request threads of the one worker process (default 256); each open WebSocket holds one")
+    p.add_argument("--proxy-from", default="127.0.0.1,::1", metavar="ADDRESSES",
+                   help="with LABAPP_TRUSTED_PROXIES: the proxy's addresses or networks, comma-separated "
+                        "(default 127.0.0.1,::1); X-Forwarded-* from any other peer are dropped unread")
     p.set_defaults(func=cmd_serve)
     return parser

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -109,18 +110,10 @@ def _check_walls(settings: Settings) -> None:
           "(allowed by LABAPP_ALLOW_WEAK_NODES / --allow-weak-nodes)", flush=True)
 
 
-def cmd_serve(args) -> int:
-    from .. import create_app
-    from ..services import build_services
-    from ..web.events import socketio
+def _announce(services, settings) -> None:
+    """What `labapp serve` says once its services run: sandboxes taken back, capacity, token."""
     from ..web.trainer import trainer_token_note
 
-    settings = Settings.from_env(**({"allow_weak_nodes": True} if args.allow_weak_nodes else {}))
-    _check_walls(settings)
-    services = build_services(settings)
-    app = create_app(services=services)
-    # SIGTERM ends the server like Ctrl-C does, so the sandboxes it made are destroyed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     found = services.start()
     if found.get("error"):
         print(f"labapp: could not look for this instance's sandboxes: {found['error']}", flush=True)
@@ -130,9 +123,84 @@ def cmd_serve(args) -> int:
     if services.capacity:
         print(f"labapp: {services.capacity.explain()}", flush=True)
     print(f"labapp: trainer token: {trainer_token_note(settings)}", flush=True)
-    print(f"labapp: serving on http://{args.host}:{args.port}/", flush=True)
-    try:
-        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
-    finally:
-        services.shutdown()  # no sandbox outlives the app
+
+
+def _shut(services) -> None:
+    """Destroy every sandbox this instance holds; say how long it took."""
+    started = time.monotonic()
+    held = services.seats.live() + services.pool.count()
+    print(f"labapp: stopping: removing {held} sandboxes", flush=True)
+    services.shutdown()
+    print(f"labapp: stopped ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+def cmd_serve(args) -> int:
+    """Serve the app: Gunicorn (labapp/cli/production.py) by default, Werkzeug's development
+    server with --dev. Either way SIGTERM and Ctrl-C stop it within seconds, every sandbox
+    it made removed."""
+    from .production import Production, ServeOptions, forwarded_only_from, proxy_networks
+
+    settings = Settings.from_env(**({"allow_weak_nodes": True} if args.allow_weak_nodes else {}))
+    proxies = proxy_networks(args.proxy_from)
+    if args.threads < 4:
+        raise LabappError(f"--threads {args.threads}: at least 4")
+    _check_walls(settings)
+    if args.dev:
+        return _serve_dev(args, settings, proxies)
+    options = ServeOptions(host=args.host, port=args.port, threads=args.threads)
+
+    def make_app():
+        from .. import create_app
+        from ..services import build_services
+
+        services = build_services(settings)
+        app = create_app(services=services)
+        if settings.trusted_proxies > 0:
+            app.wsgi_app = forwarded_only_from(app.wsgi_app, proxies)
+        _announce(services, settings)
+        print(f"labapp: serving on http://{_url_host(args.host)}:{args.port}/ (Gunicorn, one worker process, "
+              f"{options.threads} threads, at most {options.websockets} WebSockets)", flush=True)
+        return app, services
+
+    Production(make_app, options, close=_shut).run()
     return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _serve_dev(args, settings, proxies) -> int:
+    """Werkzeug's development server (a thread per connection, no limits): for a laptop only."""
+    from .. import create_app
+    from ..services import build_services
+    from ..web.events import socketio
+    from .production import forwarded_only_from
+
+    services = build_services(settings)
+    app = create_app(services=services)
+    if settings.trusted_proxies > 0:
+        app.wsgi_app = forwarded_only_from(app.wsgi_app, proxies)
+
+    def stop(*_):
+        raise KeyboardInterrupt  # ends serve_forever in the main thread, then the finally below
+
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        _announce(services, settings)
+        print(f"labapp: serving on http://{_url_host(args.host)}:{args.port}/ (Werkzeug's development server, "
+              "--dev: not for a room)", flush=True)
+        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            _shut(services)  # no sandbox outlives the app
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Werkzeug's and Socket.IO's threads still serving connections would hold the exit.
+            os._exit(code)
