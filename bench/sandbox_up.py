@@ -5,7 +5,8 @@ the node recipe as it was before the node's walls (root, all capabilities but
 SYS_RESOURCE, no seccomp, nothing masked, no user namespace, a volume for the engine's
 data), so that the cost of the walls shows in the ratio. The two run alternately in this
 one process, RUNS times each; the medians and their ratio are printed, and the memory each
-idle node uses. Usage: python bench/sandbox_up.py [RUNS]
+idle node uses and the CPU it burns while nobody types (IDLE seconds, read from each node's own
+cgroup). Usage: python bench/sandbox_up.py [RUNS]
 """
 from __future__ import annotations
 
@@ -41,6 +42,38 @@ def node_memory_mib(client, sandbox) -> list[float]:
     return values
 
 
+IDLE = 30  # seconds of idle CPU measured on the last run's nodes
+CPU_LINE = ("cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null "
+            "|| sed -n 's/^usage_usec \\([0-9]*\\)/\\1000/p' /sys/fs/cgroup/cpu.stat")
+
+
+def _node_cpu_ns(client, sandbox) -> list[int]:
+    values = []
+    for node in sandbox.nodes:
+        exec_id = client.api.exec_create(node.container, ["sh", "-c", CPU_LINE])["Id"]
+        values.append(int(client.api.exec_start(exec_id).split()[0]))
+    return values
+
+
+def idle_cpu_per_minute(client, sandbox, seconds: int = IDLE) -> list[float]:
+    """CPU-seconds a minute each node burns while nobody types, from its own cgroup's
+    accounting over SECONDS (the engines' swarm heartbeats, containerd, the authz plugin)."""
+    before = _node_cpu_ns(client, sandbox)
+    time.sleep(seconds)
+    after = _node_cpu_ns(client, sandbox)
+    return [(b - a) / 1e9 * 60 / seconds for a, b in zip(before, after)]
+
+
+def _idle(client, sandbox) -> tuple[list[float], list[float]]:
+    time.sleep(5)  # let the nodes settle before reading their idle memory and CPU
+    return node_memory_mib(client, sandbox), idle_cpu_per_minute(client, sandbox)
+
+
+def _figures(values: list[float], unit: str, fmt: str = ".0f") -> str:
+    mean = statistics.mean(values) if values else 0
+    return f"{', '.join(format(v, fmt) for v in values)} {unit} (mean {mean:{fmt}} {unit})"
+
+
 def main(runs: int) -> None:
     settings = Settings.from_env()
     client = connect()
@@ -48,15 +81,15 @@ def main(runs: int) -> None:
     image = node_image_ref(settings)
     recipe = node_security(client, image, settings)
     print(f"node recipe: {recipe.name}")
-    labapp_times, floor_times, memory, floor_memory = [], [], [], []
+    labapp_times, floor_times = [], []
+    memory, floor_memory, cpu, floor_cpu = [], [], [], []
     for i in range(runs):
         started = time.monotonic()
         sandbox = SwarmSandbox.create(client, settings, nodes=3)
         labapp_times.append(time.monotonic() - started)
         try:
             if i == runs - 1:
-                time.sleep(5)  # let the nodes settle before reading their idle memory
-                memory = node_memory_mib(client, sandbox)
+                memory, cpu = _idle(client, sandbox)
         finally:
             sandbox.destroy()
 
@@ -68,8 +101,7 @@ def main(runs: int) -> None:
         floor_times.append(time.monotonic() - started)
         try:
             if i == runs - 1 and proc.returncode == 0:
-                time.sleep(5)
-                floor_memory = node_memory_mib(client, SwarmSandbox.attach(client, sid))
+                floor_memory, floor_cpu = _idle(client, SwarmSandbox.attach(client, sid))
         finally:
             SwarmSandbox(client, sid, []).destroy()
         if proc.returncode != 0:
@@ -78,9 +110,9 @@ def main(runs: int) -> None:
     lab, floor = statistics.median(labapp_times), statistics.median(floor_times)
     print(f"sandbox up (3 nodes, images loaded, swarm Ready), median of {runs}:")
     print(f"  labapp {lab:.2f} s   floor {floor:.2f} s   ratio {lab / floor:.2f} (target <= 1.3)")
-    print(f"  memory per idle node: labapp {', '.join(f'{m:.0f}' for m in memory)} MiB "
-          f"(mean {statistics.mean(memory) if memory else 0:.0f} MiB); floor {', '.join(f'{m:.0f}' for m in floor_memory)} MiB "
-          f"(mean {statistics.mean(floor_memory) if floor_memory else 0:.0f} MiB)")
+    print(f"  memory per idle node: labapp {_figures(memory, 'MiB')}; floor {_figures(floor_memory, 'MiB')}")
+    print(f"  CPU per idle node over {IDLE} s: labapp {_figures(cpu, 's/min', '.2f')}; "
+          f"floor {_figures(floor_cpu, 's/min', '.2f')}")
     leftovers = client.api.containers(all=True, filters={"label": LABEL})
     if leftovers:
         print(f"  warning: {len(leftovers)} labelled containers remain on the engine")

@@ -2,31 +2,24 @@
 
 - the node base image: a Debian rootfs with a Docker engine (debootstrap, then import),
   without set-user-id programs or file capabilities;
-- the lesson images, loaded in every node under the names the article types: `alpine`
-  and `nginx`. They are stand-ins made of busybox (taken from the base image): `ash`,
-  `ping`, `nslookup`, `wget`, `nc`, and an httpd that serves a page on port 80 and stops
-  at once on SIGTERM;
+- the lesson images (lessonimages.py): `alpine` and `nginx`, busybox stand-ins loaded in
+  every node under the names the article types;
 - the node image: the base plus labapp's node scripts, the engine's authorization plugin
   and the lesson images (the node's root filesystem is read-only, so they are in the image).
 
 Every image is tagged with a hash of its recipe, so a build is skipped when the image is
-already there and redone when the recipe changes.
+already there and redone when the recipe changes. imagebuild.py has what every build uses.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
-import io
-import json
 import os
 import shutil
 import stat
 import struct
 import subprocess
-import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
 
@@ -35,9 +28,10 @@ import docker.errors
 
 from ..config import Settings
 from ..errors import ImageBuildError, ImageMissing
-from .base import LABEL
+from .imagebuild import (IMAGE_LABEL, NODE_PATH, RECIPE_LABEL, RECIPE_VERSION, absent, asset, build_from,
+                         import_rootfs, recipe_hash)
+from .lessonimages import build_lesson_image, busybox_from, lesson_bundle, lesson_images
 
-RECIPE_VERSION = "4"
 NODE_PACKAGES = (
     "docker.io", "iptables", "iproute2", "procps", "ca-certificates", "tcpdump",
     "busybox-static", "jq", "ipvsadm", "util-linux", "dnsmasq-base", "python3",
@@ -46,73 +40,15 @@ NODE_UID = 100000  # the node's user: root of its user namespace (see node-init.
 NETMOVE = "usr/local/libexec/labapp/ip"  # busybox (its `ip` applet by this name), allowed CAP_NET_ADMIN: moves eth0 at boot
 MASKED = "usr/local/share/labapp/masked"  # mode 0, root's: bound over the /proc files a node hides
 _CAP_NET_ADMIN = 12
-NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-IMAGE_LABEL = "labapp.image"
-RECIPE_LABEL = "labapp.recipe"
 
 Say = Callable[[str], None]
-
-
-def _asset(name: str) -> bytes:
-    return resources.files("labapp.sandbox").joinpath("assets", name).read_bytes()
-
-
-def _hash(*parts: bytes | str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\0")
-    return digest.hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class LessonImage:
-    """A lesson image: its name inside the nodes and how it is made."""
-
-    name: str  # as the article types it, e.g. "alpine"
-    files: tuple[tuple[str, bytes, int], ...]  # (path, content, mode) it adds
-    changes: tuple[str, ...]  # Dockerfile instructions: ENV, CMD, EXPOSE
-    base: str | None = None  # another lesson image it is built on (shares its layer)
-
-    def recipe(self, node_tag: str) -> str:
-        return _hash(RECIPE_VERSION, node_tag, self.name, str(self.base), repr(self.changes),
-                     *(f"{p}:{m}" for p, _, m in self.files), *(c for _, c, _ in self.files))
-
-
-_BASE_FILES = (
-    ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644),
-    ("etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644),
-    ("etc/nsswitch.conf", b"hosts: files dns\n", 0o644),
-)
-
-
-def lesson_images() -> tuple[LessonImage, ...]:
-    """The lesson images and what each carries besides busybox."""
-    os_release = b'NAME="labapp stand-in"\nID=labapp\nPRETTY_NAME="busybox (labapp stand-in for %s)"\n'
-    return (
-        LessonImage(
-            name="alpine",
-            files=_BASE_FILES + (("etc/os-release", os_release % b"alpine", 0o644),),
-            changes=(f"ENV PATH={NODE_PATH}", 'CMD ["/bin/sh"]'),
-        ),
-        LessonImage(
-            name="nginx",
-            base="alpine",  # one busybox layer in the node for both images
-            files=(
-                ("etc/os-release", os_release % b"nginx", 0o644),
-                ("docker-entrypoint.sh", _asset("nginx-entrypoint.sh"), 0o755),
-                ("usr/share/nginx/html/index.html", b"", 0o644),
-            ),
-            changes=('CMD ["/docker-entrypoint.sh"]', "EXPOSE 80/tcp"),
-        ),
-    )
 
 
 def base_recipe(settings: Settings) -> str:
     """The node base image's recipe hash: the Debian suite and packages (the slow part) and
     what is done to the root filesystem after debootstrap."""
-    return _hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES, str(NODE_UID), NETMOVE, MASKED,
-                 inspect.getsource(_slim), inspect.getsource(_harden))
+    return recipe_hash(RECIPE_VERSION, settings.debian_suite, *NODE_PACKAGES, str(NODE_UID), NETMOVE, MASKED,
+                       inspect.getsource(_slim), inspect.getsource(_harden))
 
 
 def base_image_ref(settings: Settings) -> str:
@@ -133,14 +69,14 @@ def _authz(name: str) -> bytes:
 
 def node_files() -> list[tuple[str, bytes, int]]:
     """What the node image adds to its base: (path, content, mode)."""
-    files = [(target, _asset(asset), 0o755) for asset, target in _NODE_SCRIPTS]
+    files = [(target, asset(name), 0o755) for name, target in _NODE_SCRIPTS]
     files += [(f"{AUTHZ_DIR}/{name}", _authz(name), 0o644) for name in _AUTHZ_FILES]
     return files
 
 
 def node_recipe(settings: Settings) -> str:
     """The node image's recipe hash: its base, what it adds, and the lesson images."""
-    return _hash(RECIPE_VERSION, base_recipe(settings), *(f"{p}:{m}" for p, _, m in node_files()),
+    return recipe_hash(RECIPE_VERSION, base_recipe(settings), *(f"{p}:{m}" for p, _, m in node_files()),
                  *(c for _, c, _ in node_files()), *lesson_image_refs(settings).values())
 
 
@@ -163,7 +99,7 @@ def all_image_refs(settings: Settings) -> list[str]:
 
 def missing_images(client: docker.DockerClient, settings: Settings) -> list[str]:
     """The image references labapp needs that the engine does not have."""
-    return [ref for ref in all_image_refs(settings) if _absent(client, ref)]
+    return [ref for ref in all_image_refs(settings) if absent(client, ref)]
 
 
 def require_images(client: docker.DockerClient, settings: Settings) -> None:
@@ -179,34 +115,26 @@ def build_images(client: docker.DockerClient, settings: Settings, say: Say = pri
     built = []
     base_ref, node_ref = base_image_ref(settings), node_image_ref(settings)
     refs = lesson_image_refs(settings)
-    todo = [img for img in lesson_images() if force or _absent(client, refs[img.name])]
-    if not (force or todo or _absent(client, node_ref)):
+    todo = [img for img in lesson_images() if force or absent(client, refs[img.name])]
+    if not (force or todo or absent(client, node_ref)):
         say(f"node image {node_ref} and lesson images {', '.join(refs)} are up to date")
         _prune_old(client, settings, say)
         return built
-    if force or _absent(client, base_ref):
+    if force or absent(client, base_ref):
         _build_base_image(client, settings, base_ref, say)
         built.append(base_ref)
     if todo:
-        busybox = _busybox_from(client, base_ref)
+        busybox = busybox_from(client, base_ref)
         for img in todo:
-            _build_lesson_image(client, img, refs, busybox)
+            build_lesson_image(client, img, refs, busybox)
             say(f"lesson image {img.name} built as {refs[img.name]}")
             built.append(refs[img.name])
-    if force or todo or _absent(client, node_ref):
+    if force or todo or absent(client, node_ref):
         _build_node_image(client, settings, base_ref, node_ref)
         say(f"node image {node_ref} built")
         built.append(node_ref)
     _prune_old(client, settings, say)
     return built
-
-
-def _absent(client, ref) -> bool:
-    try:
-        client.images.get(ref)
-        return False
-    except docker.errors.ImageNotFound:
-        return True
 
 
 def debian_mirror(settings: Settings) -> str | None:
@@ -268,7 +196,7 @@ def _build_base_image(client, settings: Settings, ref: str, say: Say) -> None:
         shutil.rmtree(rootfs)
         changes = [f"ENV PATH={NODE_PATH}",
                    f"LABEL {IMAGE_LABEL}=node-base {RECIPE_LABEL}={base_recipe(settings)}"]
-        _import(client, tar_path, ref, changes)
+        import_rootfs(client, tar_path, ref, changes)
         say(f"  node base image {ref} built in {time.monotonic() - started:.0f} s")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -328,109 +256,14 @@ def _harden(rootfs: str) -> None:
 def _build_node_image(client, settings: Settings, base_ref: str, ref: str) -> None:
     """The node image: the base plus labapp's scripts, the authorization plugin and the
     lesson images (one small layer)."""
-    files = node_files() + [("opt/labapp/images/lesson-images.tar", _lesson_bundle(client, settings), 0o644)]
-    _build_from(client, base_ref, ref, files, [
+    bundle = lesson_bundle(client, lesson_image_refs(settings))
+    files = node_files() + [("opt/labapp/images/lesson-images.tar", bundle, 0o644)]
+    build_from(client, base_ref, ref, files, [
         f"ENV PATH={NODE_PATH} DOCKER_HOST=unix:///run/docker.sock DOCKER_CONFIG=/run/labapp/cli",
         f"USER {NODE_UID}:{NODE_UID}",
         'ENTRYPOINT ["/usr/local/bin/labapp-node-init"]',
         f"LABEL {IMAGE_LABEL}=node {RECIPE_LABEL}={node_recipe(settings)}",
     ])
-
-
-def _build_from(client, base_ref: str, ref: str, files, instructions: list[str]) -> None:
-    """Build REF as BASE_REF plus FILES (one layer) and INSTRUCTIONS, with no RUN step, so
-    nothing is fetched and no container runs."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for path, content, mode in files:
-            _add_file(tar, "files/" + path, content, mode)
-        dockerfile = "\n".join([f"FROM {base_ref}", "COPY files/ /", *instructions]) + "\n"
-        _add_file(tar, "Dockerfile", dockerfile.encode(), 0o644)
-    try:
-        for line in client.api.build(fileobj=io.BytesIO(context.getvalue()), custom_context=True,
-                                     tag=ref, rm=True, forcerm=True, pull=False, decode=True):
-            if "error" in line:
-                raise ImageBuildError(f"cannot build {ref}: {line['error'].strip()}")
-    except docker.errors.APIError as exc:
-        raise ImageBuildError(f"cannot build {ref}: {exc.explanation or exc}") from None
-    client.images.get(ref)
-
-
-def _import(client, source, ref: str, changes: list[str]) -> None:
-    repository, tag = ref.rsplit(":", 1)
-    try:
-        client.api.import_image(src=source, repository=repository, tag=tag, changes=changes)
-    except docker.errors.APIError as exc:
-        raise ImageBuildError(f"cannot import {ref}: {exc.explanation or exc}") from None
-    client.images.get(ref)
-
-
-def _busybox_from(client, node_ref: str) -> bytes:
-    """The static busybox binary of the node image (copied out, not run)."""
-    container = client.api.create_container(node_ref, command=["true"], entrypoint=[],
-                                            labels={LABEL: "image-build"})
-    try:
-        stream, _ = client.api.get_archive(container["Id"], "/bin/busybox")
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = tar.next()
-            if member is not None and member.issym():  # /bin/busybox may be a link
-                target = member.linkname
-                stream, _ = client.api.get_archive(container["Id"], target if target.startswith("/")
-                                                   else "/bin/" + target)
-                return _busybox_from_tar(b"".join(stream))
-            return tar.extractfile(member).read()
-    finally:
-        client.api.remove_container(container["Id"], force=True)
-
-
-def _busybox_from_tar(data: bytes) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return tar.extractfile(tar.next()).read()
-
-
-def _applets(busybox: bytes) -> list[str]:
-    """The applets this busybox provides (it runs here: it is the host's architecture)."""
-    with tempfile.TemporaryDirectory(prefix="labapp-busybox-") as tmp:
-        path = os.path.join(tmp, "busybox")  # busybox picks its applet by its own name
-        with open(path, "wb") as handle:
-            handle.write(busybox)
-        os.chmod(path, 0o755)
-        out = subprocess.run([path, "--list"], capture_output=True, check=True).stdout
-    return [a for a in out.decode().split() if a and a != "busybox"]
-
-
-def _build_lesson_image(client, image: LessonImage, refs: dict[str, str], busybox: bytes) -> None:
-    """A root image is imported from a busybox rootfs; one with a base is built on it."""
-    ref = refs[image.name]
-    label = f"LABEL {IMAGE_LABEL}={image.name} {RECIPE_LABEL}={ref.rsplit(':', 1)[1]}"
-    if image.base:
-        _build_from(client, refs[image.base], ref, image.files, [*image.changes, label])
-        return
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        dirs = {"bin", "etc", "tmp", "root", "var", "usr", "usr/share", "proc", "sys", "dev"}
-        dirs |= {os.path.dirname(p) for p, _, _ in image.files if os.path.dirname(p)}
-        for d in sorted(dirs):
-            info = tarfile.TarInfo(d)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if d == "tmp" else 0o755
-            tar.addfile(info)
-        _add_file(tar, "bin/busybox", busybox, 0o755)
-        for applet in _applets(busybox):
-            link = tarfile.TarInfo("bin/" + applet)
-            link.type = tarfile.SYMTYPE
-            link.linkname = "busybox"
-            tar.addfile(link)
-        for path, content, mode in image.files:
-            _add_file(tar, path, content, mode)
-    _import(client, buffer.getvalue(), ref, [*image.changes, label])
-
-
-def _add_file(tar: tarfile.TarFile, path: str, content: bytes, mode: int) -> None:
-    info = tarfile.TarInfo(path)
-    info.size = len(content)
-    info.mode = mode
-    tar.addfile(info, io.BytesIO(content))
 
 
 def _prune_old(client, settings: Settings, say: Say) -> None:
@@ -447,51 +280,3 @@ def _prune_old(client, settings: Settings, say: Say) -> None:
                 pass  # still used by a container: it goes with that container's sandbox
 
 
-# --- the lesson images inside the node image ------------------------------------------
-
-def _lesson_bundle(client, settings: Settings) -> bytes:
-    """One `docker save` of every lesson image (so a shared layer is loaded once), with the
-    tags rewritten to the article's names (`alpine:latest`), so the node's `docker images`
-    shows exactly those. The node loads it at start (/opt/labapp/images/lesson-images.tar)."""
-    from .dockerwire import stream_get  # docker-py's get_image saves one image; this saves several
-
-    refs = lesson_image_refs(settings)
-    with stream_get(client.api, "/images/get", {"names": list(refs.values())}) as response:
-        saved = b"".join(response.iter_content(1 << 16))
-    return retag_saved_image(saved, {ref: f"{name}:latest" for name, ref in refs.items()})
-
-
-def retag_saved_image(saved: bytes, new_refs: dict[str, str]) -> bytes:
-    """Rewrite the tags inside a `docker save` tar: each old reference in NEW_REFS is named
-    by its new one when `docker load` reads it."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(saved)) as src, tarfile.open(fileobj=out, mode="w") as dst:
-        for member in src.getmembers():
-            data = src.extractfile(member).read() if member.isfile() else None
-            if member.name == "manifest.json":
-                manifest = json.loads(data)
-                for entry in manifest:
-                    entry["RepoTags"] = [new_refs.get(t, t) for t in entry.get("RepoTags") or []]
-                data = json.dumps(manifest).encode()
-            elif member.name == "repositories":
-                repos = {}
-                for repo, tags in json.loads(data).items():
-                    for tag, image_id in tags.items():
-                        new_repo, new_tag = new_refs.get(f"{repo}:{tag}", f"{repo}:{tag}").rsplit(":", 1)
-                        repos.setdefault(new_repo, {})[new_tag] = image_id
-                data = json.dumps(repos).encode()
-            elif member.name == "index.json":
-                index = json.loads(data)
-                for entry in index.get("manifests", []):
-                    notes = entry.get("annotations") or {}
-                    old = notes.get("io.containerd.image.name", "").removeprefix("docker.io/")
-                    if old in new_refs:
-                        notes["io.containerd.image.name"] = f"docker.io/library/{new_refs[old]}"
-                        notes["org.opencontainers.image.ref.name"] = new_refs[old].rsplit(":", 1)[1]
-                data = json.dumps(index).encode()
-            if data is not None:
-                member.size = len(data)
-                dst.addfile(member, io.BytesIO(data))
-            else:
-                dst.addfile(member)
-    return out.getvalue()

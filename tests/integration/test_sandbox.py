@@ -162,6 +162,21 @@ def test_a_timeout_kills_the_whole_command(sandbox):
     assert left.stdout.strip() == "0"
 
 
+def test_each_node_runs_its_own_containerd_with_the_garbage_collector_unpolled(sandbox):
+    """containerd's default pause_threshold made an idle node wake ~500 times a second
+    (docs/sandbox.md, "What an idle node costs"): every node's dockerd uses the containerd
+    the node started, with pause_threshold 0."""
+    for node in sandbox.nodes:
+        out = sandbox.exec(node.name, "ps -eo args; echo ---; cat /run/labapp/containerd.toml")
+        procs, config = out.stdout.split("---", 1)
+        assert "containerd --config /run/labapp/containerd.toml" in procs, (node.name, procs)
+        assert "containerd.toml" not in procs.replace("containerd --config /run/labapp/containerd.toml", ""), \
+            f"{node.name}: dockerd started a containerd of its own"
+        assert "pause_threshold = 0.0" in config and '"io.containerd.grpc.v1.cri"' in config, config
+        ran = sandbox.exec(node.name, "docker run --rm --network none alpine echo ran")
+        assert ran.stdout.strip() == "ran", (node.name, ran.stderr)
+
+
 def test_output_without_end_is_kept_to_a_bound_and_stops_the_command(sandbox):
     """A learner's program may print without end (a red team made a check read 400 MB and
     the app grew by 370 MB): the app keeps at most KEEP characters and stops the command."""

@@ -4,7 +4,7 @@ import json
 import tarfile
 
 from labapp.config import Settings
-from labapp.sandbox import images
+from labapp.sandbox import images, lessonimages
 
 
 def _tar(files):
@@ -34,7 +34,7 @@ def test_retag_rewrites_manifest_repositories_and_index():
             "org.opencontainers.image.ref.name": "abc"}}]}).encode(),
         "l/layer.tar": b"layer-bytes",
     })
-    files = _read(images.retag_saved_image(
+    files = _read(lessonimages.retag_saved_image(
         saved, {"labapp/alpine:abc": "alpine:latest", "labapp/nginx:def": "nginx:latest"}))
     manifest = json.loads(files["manifest.json"])
     assert [m["RepoTags"] for m in manifest] == [["alpine:latest"], ["nginx:latest"]]
