@@ -68,7 +68,9 @@ if ! engine_answers; then
     if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
         rm -f /var/run/docker.pid
     fi
-    nohup dockerd >>"$LOG" 2>&1 </dev/null &
+    # In a session of its own: the engine outlives the make, test run or shell that started
+    # it (a job killed with its process group took dockerd along, mid-test, with every sandbox).
+    setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
 fi
 for _ in $(seq 1 120); do
     if engine_answers; then
