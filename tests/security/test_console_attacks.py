@@ -43,7 +43,10 @@ def app(tmp_path_factory, client):
     from labapp.config import Settings
 
     data = tmp_path_factory.mktemp("attack-app")
-    app = create_app(Settings.from_env(data_dir=str(data), secret_key="attack", pool_size=0), testing=True)
+    # The corpus sends a few hundred lines a minute from one learner: the per-learner command
+    # rate (120 a minute, tests/unit/test_web_limits.py) is off here, as it would hide them.
+    app = create_app(Settings.from_env(data_dir=str(data), secret_key="attack", pool_size=0,
+                                       rate_commands_per_learner=""), testing=True)
     yield app
     app.extensions["labapp"].services.shutdown()
 
