@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 
 from ..config import Settings
 from ..errors import LabappError
@@ -194,6 +195,9 @@ def _serve_dev(args, settings, proxies) -> int:
         socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
     except KeyboardInterrupt:
         code = 0
+    except BaseException:  # an address in use, say: said, and a failing exit
+        traceback.print_exc()
+        code = 1
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
             signal.signal(sig, signal.SIG_IGN)

@@ -78,18 +78,20 @@ class Lifecycle:
                 self._refuse_if_closed()
                 seat.prepared = set()
                 self._catch_up(seat, sandbox, lesson, on_progress, upto)
+                self.store.hold(learner, sandbox.id, lesson.slug)
             except BaseException:
                 sandbox.destroy()  # a sandbox that could not be caught up is nobody's
                 raise
+            # The seat holds its sandbox before it stops "starting": whoever looks at the seat
+            # (a trainer removing this learner, workshops._release) sees one or the other.
+            with seat.lock:
+                seat.sandbox, seat.lesson, seat.warned = sandbox, lesson.slug, None
+                seat.born = seat.active = time.monotonic()
         finally:
             with self.seats.settled:
                 seat.starting = False
                 self.seats.settled.notify_all()
         self.metrics.time_to_ready.observe(time.monotonic() - asked)
-        self.store.hold(learner, sandbox.id, lesson.slug)
-        with seat.lock:
-            seat.sandbox, seat.lesson, seat.warned = sandbox, lesson.slug, None
-            seat.born = seat.active = time.monotonic()
         self.events.activity(learner)
         return sandbox
 

@@ -176,8 +176,9 @@ class Workshops:
         """Destroy LEARNER's sandbox, telling them REASON; and one being made for them right
         now once it is made (else it would be theirs after all: a squatter who asked for a
         sandbox just before being removed would keep it)."""
+        starting = self.lifecycle.seats.get(learner).starting  # looked at before: the start may end meanwhile
         self.lifecycle.release(learner, reason)
-        if not self.lifecycle.seats.get(learner).starting:
+        if not (starting or self.lifecycle.seats.get(learner).starting):
             return
 
         def once_made():

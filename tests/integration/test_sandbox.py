@@ -177,6 +177,24 @@ def test_each_node_runs_its_own_containerd_with_the_garbage_collector_unpolled(s
         assert ran.stdout.strip() == "ran", (node.name, ran.stderr)
 
 
+def test_a_learner_cannot_replace_the_pid_file_of_an_app_command(sandbox):
+    """Learner and app commands record their pids in one directory; the app's cancel kills
+    what a file names, so a learner who could write "1 1" into an app command's file would
+    have the app kill every process of the node. The directory is sticky."""
+    token = "app-command-under-attack"
+    sandbox.exec("worker1", f"echo '4242 4242' > /run/labapp/exec/{token}")
+    try:
+        attack = f"rm -f /run/labapp/exec/{token}; echo '1 1' > /run/labapp/exec/{token}; mv /dev/null /run/labapp/exec/{token}"
+        sandbox.exec("worker1", ["sh", "-c", attack], learner=True)
+        kept = sandbox.exec("worker1", f"cat /run/labapp/exec/{token}").stdout
+        assert kept.strip() == "4242 4242", f"the learner replaced the app's pid file: {kept!r}"
+        mine = sandbox.exec("worker1", ["sh", "-c", "echo x > /run/labapp/exec/mine && rm /run/labapp/exec/mine && echo ok"],
+                            learner=True)
+        assert mine.stdout.strip() == "ok", mine.stderr  # their own files they still write and remove
+    finally:
+        sandbox.exec("worker1", f"rm -f /run/labapp/exec/{token}")
+
+
 def test_output_without_end_is_kept_to_a_bound_and_stops_the_command(sandbox):
     """A learner's program may print without end (a red team made a check read 400 MB and
     the app grew by 370 MB): the app keeps at most KEEP characters and stops the command."""

@@ -111,7 +111,9 @@ else
 fi
 mkdir -p "$state/exec" "$state/cli" /run/docker/plugins
 chgrp "$APP_GID" "$state/exec" 2>/dev/null || chgrp 0 "$state/exec"
-chmod 2770 "$state/exec"
+# setgid (files keep the group) and sticky: the learner's commands record their pids here
+# too, and must not replace the file of an app command (the app's cancel kills what it names)
+chmod 3770 "$state/exec"
 chmod 0755 "$state/cli"
 chmod 0700 /run/docker/plugins
 
