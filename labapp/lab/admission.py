@@ -110,12 +110,12 @@ class Admission:
                 same = [s for s in live if s.address == seat.address and s.learner not in seating.members]
                 if len(same) >= self.per_address:
                     raise TooMany(nmsg(
-                        "{held} sandboxes are already in use from your address, the most one address may hold "
-                        "at once outside a workshop: if you are in a workshop, join it first with your trainer's "
-                        "code; otherwise try again in {n} minute, when an unused one is removed",
-                        "{held} sandboxes are already in use from your address, the most one address may hold "
-                        "at once outside a workshop: if you are in a workshop, join it first with your trainer's "
-                        "code; otherwise try again in {n} minutes, when an unused one is removed",
+                        "your address already holds the most sandboxes one address may hold at once outside a "
+                        "workshop ({held}): if you are in a workshop, join it first with your trainer's code; "
+                        "otherwise try again in {n} minute, when an unused one is removed",
+                        "your address already holds the most sandboxes one address may hold at once outside a "
+                        "workshop ({held}): if you are in a workshop, join it first with your trainer's code; "
+                        "otherwise try again in {n} minutes, when an unused one is removed",
                         self._minutes(same, now), held=len(same)))
             if self.max_sandboxes:
                 held = Counter(seating.members[s.learner] for s in live if s.learner in seating.members)

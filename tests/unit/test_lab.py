@@ -297,7 +297,7 @@ def test_admission_counts_workshop_learners_against_their_workshop_and_caps_an_a
                              ("w1", "10.0.0.1"), ("w2", "10.0.0.1")):
         seats.get(learner).address = address
     admission.admit("s1", replacing=False)
-    with pytest.raises(TooMany, match="1 sandboxes are already in use from your address"):
+    with pytest.raises(TooMany, match=r"your address already holds the most sandboxes one address may hold at once outside a workshop \(1\)"):
         admission.admit("s2", replacing=False)
     admission.admit("s1", replacing=True)  # a fresh sandbox for the one s1 holds is not one more
     admission.admit("w1", replacing=False)  # a workshop learner: their workshop's place, not the address's

@@ -341,15 +341,15 @@ def test_one_address_cannot_take_the_whole_lab_with_many_cookies(tmp_path):
     assert [a.status_code for a in answers[:3]] == [200, 200, 200]
     refused = answers[3]
     assert refused.status_code == 429
-    assert re.fullmatch(r"3 sandboxes are already in use from your address, the most one address may hold at once "
-                        r"outside a workshop: if you are in a workshop, join it first with your trainer's code; "
+    assert re.fullmatch(r"your address already holds the most sandboxes one address may hold at once outside a "
+                        r"workshop \(3\): if you are in a workshop, join it first with your trainer's code; "
                         r"otherwise try again in 3[01] minutes, when an unused one is removed",
                         refused.get_json()["error"])
     assert _sandbox(client_at(app, "203.0.113.9")).status_code == 200  # another learner still gets one
     http, client = page_and_socket(app, NAT, lang="ko")  # the page says it in its language
     client.emit("join", {"lesson": LESSON, "lang": "ko"}, namespace="/lab")
     message = received(client, "failure")["message"]
-    assert "주소" in message and "샌드박스 3개" in message and "sandboxes" not in message, message
+    assert "주소" in message and "(3개)" in message and "sandboxes" not in message, message
 
 
 def test_fresh_cookies_racing_from_one_address_or_writing_x_forwarded_for_still_get_three(tmp_path):
@@ -419,7 +419,7 @@ def test_resetting_ones_own_sandbox_is_not_a_new_one_and_a_freed_place_is_free(t
     assert _sandbox(first).status_code == 200 and _sandbox(second).status_code == 200
     _, client = page_and_socket(app, NAT)
     client.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
-    assert "2 sandboxes are already in use from your address" in received(client, "failure")["message"]
+    assert "workshop (2): if you are in a workshop" in received(client, "failure")["message"]
     http = same_learner(app, first)
     http.environ_base["REMOTE_ADDR"] = NAT
     assert http.delete("/api/sandbox").status_code == 200  # one is given back
