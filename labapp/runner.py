@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .checks import CheckContext, CheckResult, needs_setup_state, reads_state, remember, run_check, runs_alone
-from .errors import LabappError
+from .errors import LabappError, SandboxError
 from .lesson.model import CheckSpec, CommandBlock, Lesson, Note, Step, condition_holds
 from .sandbox.base import ExecResult, Sandbox
 from .sandbox.nodeexec import as_node_root
@@ -201,15 +201,19 @@ class Runner:
         if specs and not any(r.unexpected_failure for r in runs):
             state = remember(specs, CheckContext(self.sandbox, [], self.kernel))
             node = self.sandbox.nodes[0].name
-            path = f"{SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json"
-            self.sandbox.exec(node, f"umask 077; mkdir -p {SETUP_RECORDS} && printf '%s' "
-                                    f"{shlex.quote(json.dumps(state))} > {path}", timeout=20)
+            path = shlex.quote(f"{SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json")
+            wrote = self.sandbox.exec(node, f"umask 077; mkdir -p {SETUP_RECORDS} && printf '%s' "
+                                            f"{shlex.quote(json.dumps(state))} > {path}", timeout=20)
+            if wrote.exit_code != 0:  # else every same_as_setup rule would say "no record", unexplained
+                raise SandboxError(f"cannot record the setup of step '{step.id}' on {node}: "
+                                   f"{(wrote.stderr or wrote.stdout).strip() or f'exit {wrote.exit_code}'}")
         return runs
 
     def _setup_record(self, step: Step) -> dict | None:
         """What STEP's setup recorded on the sandbox; None when there is no record."""
         node = self.sandbox.nodes[0].name
-        out = self.sandbox.exec(node, f"cat {SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json", timeout=20)
+        out = self.sandbox.exec(node, f"cat {shlex.quote(f'{SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json')}",
+                                timeout=20)
         try:
             state = json.loads(out.stdout) if out.exit_code == 0 else None
         except ValueError:

@@ -172,3 +172,16 @@ def test_a_capture_runs_alone_after_the_other_checks():
     first_capture = next(i for i, line in enumerate(lines) if "tcpdump" in line)
     assert all("tcpdump" in line or "nc -w 2" in line for line in lines[first_capture:]), lines
     assert results[-1].passed, results[-1].reason
+
+
+def test_a_setup_record_that_cannot_be_written_is_an_error_that_says_so():
+    """Else every same_as_setup rule of the step would fail later with "no record", and
+    nothing would say why."""
+    import pytest
+
+    from labapp.errors import SandboxError
+
+    world = World()
+    world.box.script.insert(0, (r"printf '%s'", lambda n, l: fail(1, stderr="sh: can't create: No space left\n")))
+    with pytest.raises(SandboxError, match=r"cannot record the setup of step 'fix' on manager1: sh: can't create"):
+        Runner(world.box, lesson(), {}).setup(lesson().steps[0])
