@@ -195,19 +195,28 @@ class Runner:
         return [results[id(spec)] for spec in specs]
 
     def setup(self, step: Step) -> list[CommandRun]:
-        """Run STEP's setup; then record what its rules compare with (same_as_setup)."""
+        """Run STEP's setup; then record what its rules compare with (same_as_setup), and
+        that it ran (setup_ran: a restarted app must not run it twice on the same sandbox)."""
         runs = self.run_blocks(step, step.setup)
+        if any(r.unexpected_failure for r in runs):
+            return runs
         specs = [s for s in self.specs(step) if needs_setup_state(s)]
-        if specs and not any(r.unexpected_failure for r in runs):
-            state = remember(specs, CheckContext(self.sandbox, [], self.kernel))
-            node = self.sandbox.nodes[0].name
-            path = shlex.quote(f"{SETUP_RECORDS}/{self.lesson.slug}.{step.id}.json")
-            wrote = self.sandbox.exec(node, f"umask 077; mkdir -p {SETUP_RECORDS} && printf '%s' "
-                                            f"{shlex.quote(json.dumps(state))} > {path}", timeout=20)
-            if wrote.exit_code != 0:  # else every same_as_setup rule would say "no record", unexplained
-                raise SandboxError(f"cannot record the setup of step '{step.id}' on {node}: "
-                                   f"{(wrote.stderr or wrote.stdout).strip() or f'exit {wrote.exit_code}'}")
+        state = remember(specs, CheckContext(self.sandbox, [], self.kernel)) if specs else None
+        node = self.sandbox.nodes[0].name
+        stem = f"{SETUP_RECORDS}/{self.lesson.slug}.{step.id}"
+        line = f"umask 077; mkdir -p {SETUP_RECORDS} && : > {shlex.quote(stem + '.ran')}"
+        if state is not None:
+            line += f" && printf '%s' {shlex.quote(json.dumps(state))} > {shlex.quote(stem + '.json')}"
+        wrote = self.sandbox.exec(node, line, timeout=20)
+        if wrote.exit_code != 0:  # else every same_as_setup rule would say "no record", unexplained
+            raise SandboxError(f"cannot record the setup of step '{step.id}' on {node}: "
+                               f"{(wrote.stderr or wrote.stdout).strip() or f'exit {wrote.exit_code}'}")
         return runs
+
+    def setup_ran(self, step: Step) -> bool:
+        """Whether STEP's setup already ran on this sandbox (its mark, written by setup)."""
+        mark = shlex.quote(f"{SETUP_RECORDS}/{self.lesson.slug}.{step.id}.ran")
+        return self.sandbox.exec(self.sandbox.nodes[0].name, f"test -e {mark}", timeout=20).exit_code == 0
 
     def _setup_record(self, step: Step) -> dict | None:
         """What STEP's setup recorded on the sandbox; None when there is no record."""

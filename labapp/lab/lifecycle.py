@@ -130,7 +130,9 @@ class Lifecycle:
 
     def prepare(self, seat: Seat, runner: Runner, step: Step) -> None:
         """Run STEP's setup once per sandbox, before the learner works on it."""
-        if step.setup and step.id not in seat.prepared:
+        # After a restart the seat remembers nothing, but the sandbox does (Runner.setup_ran):
+        # a setup run twice fails (`service create` of a name that exists) or moves its record.
+        if step.setup and step.id not in seat.prepared and not runner.setup_ran(step):
             bad = [r for r in runner.setup(step) if r.unexpected_failure]
             if bad:
                 raise LabError(msg("the setup of step '{step}' failed on {node}: {command}", step=step.id,

@@ -78,7 +78,15 @@ def world(tmp_path):
 
     def factory(lesson, progress):
         progress("nodes starting")
-        box = FakeSandbox(engine, script=[(r"docker network create", create)], nodes=("manager1",))
+        marks = set()  # the node's setup marks (Runner.setup writes one, setup_ran reads it)
+
+        def mark(node, line):
+            marks.add(line.rsplit(" ", 1)[1])
+            return ok()
+
+        box = FakeSandbox(engine, nodes=("manager1",), script=[
+            (r"docker network create", create), (r"^umask 077; mkdir -p /run/labapp/setup && : > ", mark),
+            (r"^test -e ", lambda node, line: ok() if line.rsplit(" ", 1)[1] in marks else fail(1))])
         box.destroyed = False
         box.destroy = lambda: setattr(box, "destroyed", True)
         boxes.append(box)
@@ -105,6 +113,9 @@ def test_a_step_setup_runs_once_before_the_learner_works_on_it(world):
     assert [line for _, line in boxes[0].ran].count("docker network create broken") == 1
     lab.commands.check("ann", lesson, "two")
     assert [line for _, line in boxes[0].ran].count("docker network create broken") == 1
+    lab.lifecycle.seats.get("ann").prepared.clear()  # a restarted app re-adopts the sandbox knowing nothing
+    lab.commands.check("ann", lesson, "two")
+    assert [line for _, line in boxes[0].ran].count("docker network create broken") == 1  # the node remembers
 
 
 def test_a_returning_learner_gets_a_fresh_sandbox_brought_to_their_step(world):
@@ -117,7 +128,7 @@ def test_a_returning_learner_gets_a_fresh_sandbox_brought_to_their_step(world):
     stages = []
     lab.lifecycle.ensure("ann", lesson, stages.append)
     assert "replaying step one" in stages
-    ran = [line for _, line in boxes[1].ran]
+    ran = [line for _, line in boxes[1].ran if "/run/labapp/setup" not in line]  # not the setup marks
     assert ran == ["docker network create -d overlay one", "docker network create broken"]
 
 

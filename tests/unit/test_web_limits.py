@@ -148,11 +148,11 @@ def test_refused_sandbox_requests_from_fresh_cookies_do_not_use_up_the_rooms_san
     assert [app.test_client().post(SANDBOX, json={}).status_code for _ in range(2)] == [200, 200]  # 2 of 5 spent
     for _ in range(10):
         refused = app.test_client().post(SANDBOX, json={})
-        assert refused.status_code == 429 and "already in use from your address" in refused.get_json()["error"]
+        assert refused.status_code == 429 and "your address already holds the most sandboxes" in refused.get_json()["error"]
     for event in ("join", "reset") * 5:
         _, page = page_and_socket(app)
         page.emit(event, {"lesson": LESSON, "lang": "en"}, namespace="/lab")
-        assert "already in use from your address" in received(page, "failure")["message"]
+        assert "your address already holds the most sandboxes" in received(page, "failure")["message"]
     for n in range(3):  # the room's learners: the 3 made left of the 5
         learner = app.test_client()
         assert learner.post("/api/join", json={"code": room["code"], "name": f"L{n}"}).status_code == 200
