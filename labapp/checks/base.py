@@ -3,7 +3,9 @@ kinds (@check), validation of a lesson's check arguments and run_check. The kind
 are in the sibling modules, by what they read."""
 from __future__ import annotations
 
+import ipaddress
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Callable
 
@@ -54,6 +56,77 @@ class CheckContext:
         """Run LINE (the check's own, values quoted) on NODE; ROOT: as root of the node's user
         namespace, for what looks inside a network namespace."""
         return self.sandbox.exec(node, as_node_root(line) if root else line, timeout=timeout)
+
+    def in_container_netns(self, node: str, container: str, line: str, timeout: float = 20) -> ExecResult:
+        """Run LINE (node tools, values quoted: see towards() and lookup_line()) in CONTAINER's
+        network namespace on NODE, as root of the node's user namespace (netns_line). Nothing of
+        the container's own files runs, so nothing its learner wrote there can answer for it.
+        A container that is gone or not running, or whose namespace cannot be entered, is a
+        LabappError (the check fails with it, whatever it expected)."""
+        try:
+            found = self.engine(node).containers.get(container)
+        except docker.errors.NotFound:
+            raise LabappError(msg("there is no container {container} on {node}", container=container,
+                                  node=node)) from None
+        if found.status != "running":
+            raise LabappError(msg("container {container} on {node} is not running ({status})",
+                                  container=container, node=node, status=found.status))
+        out = self.sh(node, netns_line(container, line), timeout=timeout, root=True)
+        if out.exit_code == NETNS_UNREACHABLE:
+            said = (out.stderr or out.stdout).strip().splitlines()
+            raise LabappError(msg("container {container} on {node} is not running ({status})",
+                                  container=container, node=node, status=said[-1] if said else "?"))
+        return out
+
+
+# Probes from a container run in its network namespace with the node's own tools (busybox
+# applets: the same busybox as the lesson images, so the same output), never a binary of the
+# container: a learner is root in their containers and may replace any file there.
+EMBEDDED_DNS = "127.0.0.11"  # Docker's DNS server, inside a container's network namespace
+NETNS_UNREACHABLE = 125  # netns_line's exit code when it cannot enter the namespace
+
+
+def netns_line(container: str, line: str) -> str:
+    """The node shell line (to run as root of the node's user namespace) that runs LINE in
+    CONTAINER's network namespace: the namespace Docker made for it (its SandboxKey, or its
+    first process's when it has none), entered with the node's nsenter. Only the network
+    namespace changes: LINE's programs are the node's own. Exit NETNS_UNREACHABLE (and why,
+    on stderr) when the container does not run or its namespace cannot be entered."""
+    return ("set -f; info=$(docker inspect --type container "
+            "-f '{{.State.Pid}} {{.State.Status}} {{.NetworkSettings.SandboxKey}}' -- "
+            f"{shlex.quote(container)}) || exit {NETNS_UNREACHABLE}; "
+            "set -- $info; "
+            f'[ "${{1:-0}}" -gt 0 ] 2>/dev/null || {{ echo "${{2:-gone}}" >&2; exit {NETNS_UNREACHABLE}; }}; '
+            'ns=${3:-/proc/$1/ns/net}; '
+            f'nsenter --net="$ns" -- true || exit {NETNS_UNREACHABLE}; '
+            f'exec nsenter --net="$ns" -- sh -c {shlex.quote(line)}')
+
+
+def lookup_line(name: str, timeout: int = 2) -> str:
+    """busybox nslookup of NAME asking Docker's embedded DNS (never the node's resolver)."""
+    return f"busybox nslookup -timeout={int(timeout)} {shlex.quote(name)} {EMBEDDED_DNS}"
+
+
+def _is_address(target: str) -> bool:
+    try:
+        ipaddress.ip_address(target)
+        return True
+    except ValueError:
+        return False
+
+
+def towards(target: str, program: str, args: str) -> str:
+    """The line (for in_container_netns) that runs `busybox PROGRAM ARGS`, ARGS naming the
+    target as "$addr": TARGET itself when it is an IP address, else the first address Docker's
+    embedded DNS gives for it (the node's own resolver knows no name of the sandbox). A name
+    with no address fails as busybox does: "PROGRAM: bad address 'TARGET'"."""
+    if _is_address(target):
+        return f"addr={shlex.quote(target)}; busybox {program} {args}"
+    return (f"t={shlex.quote(target)}; "
+            f"addr=$(busybox nslookup -timeout=2 \"$t\" {EMBEDDED_DNS} 2>/dev/null | "
+            "busybox awk '/^Name:/ {n = 1} n && /^Address:/ {print $2; exit}'); "
+            f'[ -n "$addr" ] || {{ echo "{program}: bad address \'$t\'" >&2; exit 1; }}; '
+            f"busybox {program} {args}")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,17 @@
 """Checks on names and reachability seen from a container: what a name resolves to (and
 whether those addresses are a service's own), and whether a target answers (ping, or a
-TCP connection to a port)."""
+TCP connection to a port). The probes run in the container's network namespace with the
+node's own busybox (CheckContext.in_container_netns), never a program of the container."""
 from __future__ import annotations
 
 import re
-import shlex
 
 import docker.errors
 
 from ..engine import CONNECTION_ERRORS
 from ..errors import LabappError
 from ..i18n import msg
-from .base import _BOOL, _INT, _STR, Param, check
+from .base import _BOOL, _INT, _STR, Param, check, lookup_line, towards
 from .state import _container_exists, _service
 
 
@@ -68,8 +68,7 @@ def _resolves(ctx, args):
         return False, missing
     # busybox nslookup waits 5 s for a name nobody answers (the embedded DNS forwards it to
     # the node's resolver); the embedded DNS answers a name it knows in well under a second
-    out = ctx.sh(node, f"docker exec {shlex.quote(container)} nslookup -timeout=2 {shlex.quote(name)}",
-                 timeout=20)
+    out = ctx.in_container_netns(node, container, lookup_line(name), timeout=20)
     answers = _nslookup_answers(out.stdout)
     resolved = out.exit_code == 0 and bool(answers)
     want = args.get("expect", True)
@@ -107,16 +106,14 @@ def _reaches(ctx, args):
         return False, missing
     port = args.get("port")
     if port:
-        out = ctx.sh(node, f"docker exec {shlex.quote(container)} nc -w 2 {shlex.quote(target)} {int(port)} "
-                           "</dev/null", timeout=20)
+        line = towards(target, "nc", f'-w 2 "$addr" {int(port)} </dev/null')
         what = f"{target}:{port}"
     else:
         # one packet, answered in well under a millisecond inside a sandbox or given up after
         # 1 s; once more before calling the target unreachable
-        probe = f"ping -c 1 -W 1 {shlex.quote(target)}"
-        out = ctx.sh(node, f"docker exec {shlex.quote(container)} sh -c {shlex.quote(f'{probe} || {probe}')}",
-                     timeout=20)
+        line = towards(target, "ping", '-c 1 -W 1 "$addr" || busybox ping -c 1 -W 1 "$addr"')
         what = target
+    out = ctx.in_container_netns(node, container, line, timeout=20)
     reached = out.exit_code == 0
     want = args.get("expect", True)
     if reached:

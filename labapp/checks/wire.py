@@ -1,4 +1,5 @@
-"""Checks on the wire: a packet capture (tcpdump) on a node while a container sends."""
+"""Checks on the wire: a packet capture (tcpdump) on a node while a container sends (from its
+network namespace, with the node's own busybox: CheckContext.in_container_netns)."""
 from __future__ import annotations
 
 import re
@@ -6,8 +7,9 @@ import shlex
 import threading
 import time
 
+from ..errors import LabappError
 from ..i18n import msg, nmsg
-from .base import _BOOL, _DICT, _STR, Param, check
+from .base import _BOOL, _DICT, _STR, Param, check, towards
 from .state import _container_exists
 
 
@@ -28,13 +30,13 @@ def _packets(stdout: str) -> list[str]:
 
 
 def _traffic_line(during: dict) -> tuple[str, str]:
-    """(shell line, words for the reason) that make the capture's traffic: two pings, or one
-    TCP connection to a port."""
-    container, target = shlex.quote(during["container"]), shlex.quote(during["target"])
+    """(line for in_container_netns, words for the reason) that make the capture's traffic
+    from the container's network namespace: two pings, or one TCP connection to a port."""
     if during.get("port"):
-        return (f"docker exec {container} nc -w 2 {target} {int(during['port'])} </dev/null",
+        return (towards(during["target"], "nc", f'-w 2 "$addr" {int(during["port"])} </dev/null'),
                 f"{during['container']} -> {during['target']}:{during['port']}")
-    return f"docker exec {container} ping -c 2 -W 1 {target}", f"{during['container']} -> {during['target']}"
+    return (towards(during["target"], "ping", '-c 2 -W 1 "$addr"'),
+            f"{during['container']} -> {during['target']}")
 
 
 @check("capture", "state", "node", alone=True, node=Param(_STR, True), filter=Param(_STR, True), during=Param(_DICT, True),
@@ -69,9 +71,13 @@ def _capture(ctx, args):
     reader.start()
     listening.wait(8)
     started = "listening on" in "".join(stderr)
+    problem = None
     if started:
         traffic, what = _traffic_line(during)
-        ctx.sh(source, traffic, timeout=15)
+        try:
+            ctx.in_container_netns(source, during["container"], traffic, timeout=15)
+        except LabappError as exc:  # the container stopped meanwhile: said once tcpdump is stopped
+            problem = exc
         time.sleep(0.5)  # the last reply's way back
     else:
         what = ""
@@ -82,6 +88,8 @@ def _capture(ctx, args):
     if reader.is_alive():
         threading.Thread(target=execution.cancel, daemon=True, name="labapp-capture-stop").start()
         reader.join(0.5)
+    if problem is not None:
+        raise problem
     where = msg("tcpdump on {node} {interface} ({filter})", node=node, interface=interface, filter=args["filter"])
     if not started:
         said = "".join(stderr).strip().splitlines()

@@ -61,8 +61,10 @@ def as_node_root(line: str) -> str:
     On a node without a user namespace of its own (the weak recipes) the app's user is
     already root and only the bounding set is dropped.
 
-    Only lesson files reach this: a ```NODE root command block (runner.py) and the check
-    kinds that look inside a namespace (checks/namespace.py). A learner's command is an argv list and
+    Only lesson files reach this: a ```NODE root command block (runner.py), the check kinds
+    that look inside a namespace (checks/namespace.py) and the checks' probes, which run the
+    node's own busybox in a container's network namespace (checks/base.py,
+    in_container_netns), never the container's programs. A learner's command is an argv list and
     never a shell line, so it can never be wrapped so (wrap_command refuses both at once);
     tests/security/test_node_root.py tries the console, the REST API and Socket.IO.
     """

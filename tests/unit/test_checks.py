@@ -5,8 +5,10 @@ import time
 import pytest
 
 from labapp.checks import CheckContext, run_check, validate_check
+from labapp.checks.base import netns_line
 from labapp.lesson.model import CheckSpec
 from labapp.sandbox.base import ExecResult
+from labapp.sandbox.nodeexec import as_node_root
 
 from .fakes import FakeEngine, FakeSandbox, container, fail, network, ok, service, swarm_node
 
@@ -16,6 +18,17 @@ def check(kind, args, sandbox=None, outputs=(), **kw):
     assert validate_check(spec) == []
     return run_check(spec, CheckContext(sandbox or FakeSandbox(), list(outputs), kw.get("kernel"),
                                         kw.get("setup_state")))
+
+
+def probe(container, line):
+    """What a probe from CONTAINER runs on its node: LINE in the container's network namespace,
+    as the node's root (checks/base.py netns_line)."""
+    return as_node_root(netns_line(container, line))
+
+
+LOOKUP = ("t={target}; addr=$(busybox nslookup -timeout=2 \"$t\" 127.0.0.11 2>/dev/null | "
+          "busybox awk '/^Name:/ {{n = 1}} n && /^Address:/ {{print $2; exit}}'); "
+          "[ -n \"$addr\" ] || {{ echo \"{program}: bad address '$t'\" >&2; exit 1; }}; ")
 
 
 def test_exit_zero_nonzero_and_code():
@@ -105,14 +118,14 @@ def test_resolves_reads_nslookup_and_fails_without_the_container():
     assert check("resolves", {"container": "alpine1", "name": "other", "expect": False}, box).passed
     missing = check("resolves", {"container": "ghost", "name": "x", "expect": False}, box)
     assert not missing.passed and missing.reason == "there is no container ghost on manager1"
-    assert ("manager1", "docker exec alpine1 nslookup -timeout=2 my-nginx") in box.ran
+    assert ("manager1", probe("alpine1", "busybox nslookup -timeout=2 my-nginx 127.0.0.11")) in box.ran
 
 
 def test_reaches_by_ping_or_tcp_port():
     box = FakeSandbox(ENGINE, script=[
-        (r"ping -c 1 -W 1 up", ok("1 packets received")),
+        (r"t=up;.*busybox ping -c 1 -W 1", ok("1 packets received")),
         (r"ping", fail(1, "1 packets transmitted, 0 packets received, 100% packet loss")),
-        (r"nc -w 2 web 80", ok()),
+        (r"t=web;.*busybox nc -w 2 \"\$addr\" 80", ok()),
     ])
     assert check("reaches", {"container": "alpine1", "target": "up"}, box).passed
     down = check("reaches", {"container": "alpine1", "target": "down"}, box)
@@ -120,6 +133,13 @@ def test_reaches_by_ping_or_tcp_port():
                                                "(1 packets transmitted, 0 packets received, 100% packet loss)")
     assert check("reaches", {"container": "alpine1", "target": "down", "expect": False}, box).passed
     assert check("reaches", {"container": "alpine1", "target": "web", "port": 80}, box).reason == "alpine1 reaches web:80"
+    ping = 'busybox ping -c 1 -W 1 "$addr" || busybox ping -c 1 -W 1 "$addr"'
+    assert box.ran[0] == ("manager1", probe("alpine1", LOOKUP.format(target="up", program="ping") + ping))
+    assert box.ran[-1] == ("manager1", probe("alpine1", LOOKUP.format(target="web", program="nc")
+                                             + 'busybox nc -w 2 "$addr" 80 </dev/null'))
+    # an address is used as it is, never looked up
+    check("reaches", {"container": "alpine1", "target": "10.0.2.5"}, box)
+    assert box.ran[-1] == ("manager1", probe("alpine1", "addr=10.0.2.5; " + ping))
 
 
 SS = """udp   UNCONN 0      0                  *:7946             *:*
@@ -280,14 +300,141 @@ def test_resolves_with_a_service_that_is_gone():
 def test_resolves_quotes_what_reaches_the_shell():
     box = FakeSandbox(RULES, script=[(r"nslookup", fail(1))])
     check("resolves", {"container": "legacy", "name": "api; touch /x", "expect": False}, box)
-    assert box.ran[-1][1] == "docker exec legacy nslookup -timeout=2 'api; touch /x'"
+    assert box.ran[-1][1] == probe("legacy", "busybox nslookup -timeout=2 'api; touch /x' 127.0.0.11")
 
 
 def test_reaches_on_a_port_fails_when_nothing_listens():
-    box = FakeSandbox(RULES, script=[(r"nc -w 2 api 80", fail(1, stderr="nc: can't connect to remote host "
+    box = FakeSandbox(RULES, script=[(r"t=api;.*busybox nc -w 2", fail(1, stderr="nc: can't connect to remote host "
                                                                      "(10.0.4.3): Connection refused\n"))])
     result = check("reaches", {"container": "legacy", "target": "api", "port": 80}, box)
     assert not result.passed and result.reason.endswith("Connection refused)")
+
+
+# --- the probes from a container run the node's own tools in its network namespace ---------
+
+import os  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+
+HOSTILE = "x'; touch {dir}/pwned; echo '$(touch {dir}/pwned2)`touch {dir}/pwned3`"
+
+
+def test_probes_never_run_a_program_of_the_container():
+    """A learner is root in their container and may write over /bin/nslookup, ping or nc
+    there: no probe may run anything of the container (no `docker exec`); each enters its
+    network namespace as the node's root and runs the node's busybox."""
+    engine = FakeEngine(containers=[container("alpine1", ["net"])])
+    box = FakeSandbox(engine, script=[(r"nslookup", _nslookup("10.0.4.3")), (r"tcpdump", ok("", TCPDUMP_HEAD))])
+    check("resolves", {"container": "alpine1", "name": "api"}, box)
+    check("reaches", {"container": "alpine1", "target": "api"}, box)
+    check("reaches", {"container": "alpine1", "target": "api", "port": 80}, box)
+    check("capture", {"node": "manager1", "filter": "icmp", "during": {"container": "alpine1", "target": "api"}}, box)
+    check("capture", {"node": "manager1", "filter": "tcp", "during": {"container": "alpine1", "target": "api",
+                                                                      "port": 80}}, box)
+    probes = [line for _, line in box.ran if "tcpdump" not in line]
+    assert len(probes) == 5
+    for line in probes:
+        assert "docker exec" not in line and "docker run" not in line
+        assert "nsenter --user=/proc/1/ns/user" in line  # as the node's root
+        assert "exec nsenter --net=" in line
+        runs = re.findall(r"([\w/]+) (nslookup|ping|nc) -", line)
+        assert runs and all(before == "busybox" for before, _ in runs), runs  # the node's busybox, by name
+
+
+@pytest.fixture
+def node_tools(tmp_path, monkeypatch):
+    """Stand-ins for a node's docker, nsenter and busybox (each logs its argv), and a sandbox
+    whose node runs a check's line in a real shell with them; as_node_root is left out (it
+    needs a node's user namespace)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv.log"
+    tools = {
+        "docker": 'echo "$STUB_PID $STUB_STATUS $STUB_NS"',
+        "nsenter": 'shift; [ "$1" = -- ] && shift; exec "$@"',
+        "busybox": ('case "$1" in nslookup) [ "$3" = known ] || exit 1; '
+                    'printf "Server:\\t\\t127.0.0.11\\nAddress:\\t127.0.0.11:53\\n\\nName:\\tknown\\n'
+                    'Address: 10.9.8.7\\n\\n";; awk) shift; exec awk "$@";; esac'),
+    }
+    for name, body in tools.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\037" "$a"; done >> {log}\n'
+                        f'echo {name} >> {log}\n{body}\n')
+        path.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_PID": "4242", "STUB_STATUS": "running",
+           "STUB_NS": "/run/docker/netns/abc123"}
+    monkeypatch.setattr("labapp.checks.base.as_node_root", lambda line: line)
+
+    def run(node, line):
+        done = subprocess.run(["sh", "-c", line], env=env, capture_output=True, text=True, cwd=tmp_path,
+                              timeout=20)
+        return ExecResult(done.returncode, done.stdout, done.stderr)
+
+    def calls():
+        return [line.split("\037") for line in log.read_text().splitlines()] if log.exists() else []
+
+    return run, calls, tmp_path, env
+
+
+def test_probe_lines_quote_hostile_values_and_use_the_embedded_dns(node_tools):
+    run, calls, where, _ = node_tools
+    hostile = HOSTILE.format(dir=where)
+    engine = FakeEngine(containers=[container(hostile, ["net"])])
+    box = FakeSandbox(engine, script=[(r".", run)])
+    result = check("resolves", {"container": hostile, "name": hostile, "expect": False}, box)
+    assert result.passed, result.reason
+    result = check("reaches", {"container": hostile, "target": hostile, "port": 80, "expect": False}, box)
+    assert result.passed and result.reason.endswith(f"(nc: bad address '{hostile}')"), result.reason
+    assert not any(name.startswith("pwned") for name in os.listdir(where))
+    seen = calls()
+    docker = [argv for argv in seen if argv[-1] == "docker"]
+    assert docker and all(argv[:-1] == ["inspect", "--type", "container", "-f", "{{.State.Pid}} {{.State.Status}} "
+                                        "{{.NetworkSettings.SandboxKey}}", "--", hostile] for argv in docker)
+    assert ["--net=/run/docker/netns/abc123", "--", "true", "nsenter"] in seen
+    lookups = [argv for argv in seen if argv[-1] == "busybox" and argv[0] != "awk"]
+    assert lookups == [["nslookup", "-timeout=2", hostile, "127.0.0.11", "busybox"]] * 2
+
+
+def test_reaches_looks_the_name_up_then_probes_the_address(node_tools):
+    run, calls, _, _ = node_tools
+    box = FakeSandbox(FakeEngine(containers=[container("alpine1", ["net"])]), script=[(r".", run)])
+    result = check("reaches", {"container": "alpine1", "target": "known"}, box)
+    assert result.passed and result.reason == "alpine1 reaches known"
+    assert calls()[-1] == ["ping", "-c", "1", "-W", "1", "10.9.8.7", "busybox"]
+    assert check("resolves", {"container": "alpine1", "name": "known"}, box).reason == \
+        "known resolves from alpine1 to 10.9.8.7"
+    down = check("reaches", {"container": "alpine1", "target": "nowhere"}, box)
+    assert not down.passed and down.reason == "alpine1 cannot reach nowhere (ping: bad address 'nowhere')"
+    assert not any(argv[0] == "ping" for argv in calls()[-2:])
+    check("reaches", {"container": "alpine1", "target": "10.0.2.5", "port": 80}, box)
+    assert calls()[-1] == ["nc", "-w", "2", "10.0.2.5", "80", "busybox"]  # an address is not looked up
+
+
+def test_the_namespace_is_docker_s_own_or_the_first_process_s(node_tools):
+    """The SandboxKey Docker gives the container, else its first process's namespace; a
+    container that stopped between the engine's answer and the probe is no answer."""
+    run, calls, _, env = node_tools
+    box = FakeSandbox(FakeEngine(containers=[container("alpine1", ["net"])]), script=[(r".", run)])
+    env["STUB_NS"] = ""
+    assert check("resolves", {"container": "alpine1", "name": "known"}, box).passed
+    assert ["--net=/proc/4242/ns/net", "--", "true", "nsenter"] in calls()
+    env.update(STUB_PID="0", STUB_STATUS="exited")
+    result = check("resolves", {"container": "alpine1", "name": "known", "expect": False}, box)
+    assert not result.passed and result.reason == "container alpine1 on manager1 is not running (exited)"
+
+
+def test_a_probe_that_cannot_enter_the_container_fails_whatever_it_expects():
+    """A container that is not running, or whose namespace the node cannot enter, is no
+    answer: `expect: false` does not pass on it."""
+    engine = FakeEngine(containers=[container("alpine1", ["net"]), container("gone", running=False)])
+    result = check("reaches", {"container": "gone", "target": "web", "expect": False}, FakeSandbox(engine))
+    assert not result.passed and result.reason == "container gone on manager1 is not running (exited)"
+    box = FakeSandbox(engine, script=[(r"nsenter", fail(125, stderr="nsenter: cannot open /proc/42/ns/net: "
+                                                                    "Permission denied\n"))])
+    result = check("resolves", {"container": "alpine1", "name": "web", "expect": False}, box)
+    assert not result.passed
+    assert result.reason == ("container alpine1 on manager1 is not running (nsenter: cannot open /proc/42/ns/net: "
+                             "Permission denied)")
 
 
 TCPDUMP_HEAD = ("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\n"
@@ -311,7 +458,9 @@ def test_capture_sees_the_inner_packet_of_vxlan():
     assert "| IP 10.0.2.16 > 10.0.2.17: ICMP echo request" in result.reason
     lines = [line for _, line in box.ran]
     assert lines[0] == "timeout 12 tcpdump -l -n -i eth0 'udp port 4789'"
-    assert lines[1] == "docker exec secure-a ping -c 2 -W 1 plain-b"  # the traffic, after the capture began
+    # the traffic, after the capture began, from secure-a's network namespace
+    assert lines[1] == probe("secure-a", LOOKUP.format(target="plain-b", program="ping")
+                             + 'busybox ping -c 2 -W 1 "$addr"')
 
 
 def test_capture_fails_when_the_inner_packet_is_not_there():
@@ -351,7 +500,8 @@ def test_capture_traffic_to_a_port_and_validation():
     box = FakeSandbox(SECURE, script=[(r"tcpdump", ok("", TCPDUMP_HEAD)), (r"nc ", ok())])
     check("capture", {**CAPTURE, "during": {"container": "secure-a", "target": "web", "port": 80}, "expect": False},
           box)
-    assert ("manager1", "docker exec secure-a nc -w 2 web 80 </dev/null") in box.ran
+    assert ("manager1", probe("secure-a", LOOKUP.format(target="web", program="nc")
+                              + 'busybox nc -w 2 "$addr" 80 </dev/null')) in box.ran
     bad = CheckSpec("capture", {"node": "manager1", "filter": "x", "during": {"container": "c", "target": "t",
                                                                               "node": "worker9", "via": 1}})
     problems = validate_check(bad, ["manager1", "worker1"])
