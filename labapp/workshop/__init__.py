@@ -182,13 +182,9 @@ class Workshops:
             return
 
         def once_made():
-            seats = self.lifecycle.seats
-            if seats.wait_seat_settled(learner, timeout=SETTLE_SECONDS):
-                # The lifecycle gives the seat its sandbox just after the start ends (or none
-                # if the start failed): wait a moment for it.
-                seat, deadline = seats.get(learner), time.monotonic() + 10
-                while seat.sandbox is None and not seat.starting and time.monotonic() < deadline:
-                    time.sleep(0.05)
+            # The seat holds its sandbox before it stops starting (Lifecycle.ensure), so once
+            # settled there is the sandbox to release, or none if the start failed.
+            self.lifecycle.seats.wait_seat_settled(learner, timeout=SETTLE_SECONDS)
             self.lifecycle.release(learner, reason)
         threading.Thread(target=once_made, daemon=True, name="labapp-release").start()
 
