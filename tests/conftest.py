@@ -1,5 +1,7 @@
-"""Shared test set-up: the real engine for integration and e2e tests (with a leak check),
-and with LABAPP_REQUIRE_INTEGRATION=1 (make test, CI) a skipped test fails the run."""
+"""Shared test set-up: the real engine for integration and e2e tests, a leak check over the
+whole run (in the controller when pytest-xdist runs the tests in workers: a run ends with
+zero labelled containers, networks and volumes it made), and with
+LABAPP_REQUIRE_INTEGRATION=1 (make test, CI) a skipped test fails the run."""
 import os
 
 import pytest
@@ -11,6 +13,7 @@ from labapp.sandbox import LABEL, SwarmSandbox
 from labapp.sandbox.images import missing_images
 
 REQUIRE_INTEGRATION = os.environ.get("LABAPP_REQUIRE_INTEGRATION") == "1"
+_BEFORE = pytest.StashKey[set]()  # the labelled sandbox ids on the engine when the run began
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -21,10 +24,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             "every integration test must run here", red=True)
 
 
-def pytest_sessionfinish(session, exitstatus):
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if REQUIRE_INTEGRATION and reporter is not None and reporter.stats.get("skipped"):
-        session.exitstatus = 1
+def pytest_collection_modifyitems(session, config, items):
+    """The longest suites first (marked slow), then the rest of the real-engine suites, then the
+    unit tests: run in two workers (make test: pytest-xdist, a file per worker at a time), the
+    long files start at once instead of last. The sort is stable, so a file's tests stay
+    together and in their order."""
+    def rank(item):
+        if item.get_closest_marker("slow"):
+            return 0
+        return 2 if item.nodeid.startswith("tests/unit/") else 1
+    items.sort(key=rank)
 
 
 def _unavailable(reason):
@@ -54,6 +63,43 @@ def settings():
     return Settings.from_env()
 
 
+def _worker(config) -> bool:
+    """True in a pytest-xdist worker (the controller, or a run without xdist, is not one)."""
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session):
+    """Once per run (in the controller under xdist, before any worker makes a sandbox):
+    sweep what a dead earlier run left, and note the labelled objects there are now for
+    the leak check at the end. Nothing to do when no engine answers (the `client`
+    fixture says why, in the tests that need one)."""
+    args = [os.path.normpath(a.split("::")[0]) for a in session.config.args]
+    if _worker(session.config) or (args and all(a.startswith(os.path.join("tests", "unit")) for a in args)):
+        return
+    try:
+        engine = connect()
+    except LabappError:
+        return
+    _sweep_dead(engine)
+    session.config.stash[_BEFORE] = labelled_ids(engine)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if REQUIRE_INTEGRATION and reporter is not None and reporter.stats.get("skipped"):
+        session.exitstatus = 1
+    if _worker(session.config) or _BEFORE not in session.config.stash:
+        return
+    leaked = labelled_ids(connect()) - session.config.stash[_BEFORE]
+    if leaked:  # every worker has ended: whatever is new was left by this run
+        message = f"labapp: the tests left labelled objects behind for sandboxes {sorted(leaked)}"
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message)
+        session.exitstatus = 1
+
+
 @pytest.fixture(scope="session")
 def client(settings):
     try:
@@ -63,8 +109,4 @@ def client(settings):
     missing = missing_images(client, settings)
     if missing:
         _unavailable("images not built: " + ", ".join(missing) + "; run 'labapp images build'")
-    _sweep_dead(client)
-    before = labelled_ids(client)
     yield client
-    leaked = labelled_ids(client) - before
-    assert not leaked, f"the tests left labelled objects behind for sandboxes {sorted(leaked)}"
