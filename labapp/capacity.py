@@ -50,3 +50,11 @@ def host_capacity(settings: Settings, nodes: int = 3, override: int = 0, memory:
     by_cpu = int(cores * per_core)
     total = override if override > 0 else max(1, min(by_memory, by_cpu))
     return Capacity(total, by_memory, by_cpu, memory, cores, per_sandbox, per_core, override if override > 0 else 0)
+
+
+def load_per_core() -> float:
+    """The host's 1-minute load average per core (what admission's overload compares)."""
+    try:
+        return os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+    except OSError:
+        return 0.0

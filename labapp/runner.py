@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .checks import CheckContext, CheckResult, needs_setup_state, reads_state, remember, run_check, runs_alone
+from .checks.base import load_stretch
 from .errors import LabappError, SandboxError
 from .lesson.model import CheckSpec, CommandBlock, Lesson, Note, Step, condition_holds
 from .sandbox.base import ExecResult, Sandbox
@@ -69,12 +70,16 @@ class Runner:
     """Runs the steps of LESSON on SANDBOX, for a host whose probe said KERNEL."""
 
     def __init__(self, sandbox: Sandbox, lesson: Lesson, kernel: dict | None = None,
-                 on_event: OnEvent | None = None, step_timeout: float = DEFAULT_STEP_TIMEOUT):
+                 on_event: OnEvent | None = None, step_timeout: float = DEFAULT_STEP_TIMEOUT,
+                 patience: float | None = None):
+        """PATIENCE: the seconds a check waits for state still converging on an idle host
+        (stretched by the host's load, see checks.base.load_stretch; None: its default)."""
         self.sandbox = sandbox
         self.lesson = lesson
         self.kernel = dict(kernel or {})
         self.on_event = on_event or (lambda event: None)
         self.step_timeout = step_timeout
+        self.patience = patience
 
     def applies(self, when: str | None) -> bool:
         return condition_holds(when, self.kernel)
@@ -180,7 +185,8 @@ class Runner:
         """Evaluate STEP's checks (those whose condition holds) on RUNS and the sandbox."""
         specs = self.specs(step, state_only)
         setup_state = self._setup_record(step) if any(needs_setup_state(s) for s in specs) else None
-        ctx = CheckContext(self.sandbox, [r.result for r in runs], self.kernel, setup_state)
+        patience = None if self.patience is None else self.patience * load_stretch()
+        ctx = CheckContext(self.sandbox, [r.result for r in runs], self.kernel, setup_state, patience)
         together = [spec for spec in specs if not runs_alone(spec)]
         results: dict[int, CheckResult] = {}
         if len(together) <= 1:

@@ -5,16 +5,18 @@ both build it here; nothing in it knows Flask."""
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 
-from .capacity import Capacity, host_capacity
+from .capacity import Capacity, host_capacity, load_per_core
 from .config import Settings, parse_bytes
 from .datadir import kept
 from .errors import LabappError
 from .lab import Admission, Commands, Expiry, LabEvents, LabMetrics, Lifecycle, Seats, Terminals
+from .lab.queue import CreationQueue
 from .lesson.catalog import Catalog, load_catalog
 from .pool import WarmPool
 from .sandbox.backend import Backend, SwarmBackend
@@ -89,6 +91,8 @@ class Services:
         m.running.set(self.seats.live())
         m.pooled.set(self.pool.count())
         m.capacity.set(self.admission.max_sandboxes)
+        if self.lifecycle.queue is not None:
+            m.queued.set(self.lifecycle.queue.status()["waiting"])
         m.workshops_open.set(sum(1 for w in self.workshops.all() if w["ended"] is None))
 
 
@@ -106,7 +110,8 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
         capacity = host_capacity(settings, override=settings.max_sandboxes)
     events, metrics, seats = LabEvents(), LabMetrics(), Seats()
     idle = (settings.idle_minutes or 30) * 60
-    admission = Admission(seats, capacity.sandboxes if capacity else 0, settings.creates_per_hour, idle)
+    admission = Admission(seats, capacity.sandboxes if capacity else 0, settings.creates_per_hour, idle,
+                          overload=settings.overload_per_core, load_per_core=load_per_core)
     standing: dict[str, object] = {}
     for slug in sorted(catalog.lessons):
         lesson = catalog.version(slug)
@@ -114,8 +119,9 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     pool = WarmPool(backend, standing, settings.pool_size, room=admission.room, busy=seats.starting)
     admission.pooled = pool.count  # the pool's sandboxes share the host's capacity
     terminals = Terminals(seats)
+    queue = CreationQueue(settings.sandboxes_at_once or max(2, os.cpu_count() or 1))
     lifecycle = Lifecycle(seats, admission, backend, store, KernelProbe(settings, kernel), metrics, events,
-                          pool=pool, on_release=terminals.close)
+                          pool=pool, on_release=terminals.close, check_patience=settings.check_patience, queue=queue)
     workshops = Workshops(store, lifecycle, pool, events, metrics, catalog.version, capacity)
     return Services(
         settings=settings, store=store, catalog=catalog, kernel=lifecycle.kernel, backend=backend,

@@ -4,8 +4,10 @@ are in the sibling modules, by what they read."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shlex
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,20 +28,46 @@ class CheckResult:
     passed: bool
     reason: str
     rule: bool = False  # a rule of the step (holds before it as after it)
+    waited: float = 0.0  # seconds the check waited for the swarm to converge
+    uncertain: bool = False  # still converging at the deadline: no verdict on the answer
 
     def as_dict(self) -> dict:
         data = {"name": self.name, "kind": self.kind, "passed": self.passed, "reason": self.reason}
         if self.rule:
             data["rule"] = True
+        if self.waited >= 0.5:
+            data["waited"] = round(self.waited, 1)
+        if self.uncertain:
+            data["uncertain"] = True
         return data
+
+
+# How long a check waits for state that converges (tasks starting, names and routes spreading
+# between nodes): PATIENCE seconds on an idle host, times the host's load per core (1 to
+# MAX_STRETCH). A check waits only while it sees the swarm still moving (a kind returns None
+# for "not yet"); a wrong answer fails at once.
+PATIENCE = 10.0
+MAX_STRETCH = 4.0
+
+
+def load_stretch(load: Callable[[], tuple] | None = None, cores: int | None = None) -> float:
+    """The host's 1-minute load per core (LOAD: os.getloadavg), between 1 and MAX_STRETCH."""
+    try:
+        per_core = (load or os.getloadavg)()[0] / max(1, cores or os.cpu_count() or 1)
+    except OSError:
+        return MAX_STRETCH
+    return min(MAX_STRETCH, max(1.0, per_core))
 
 
 class CheckContext:
     """What a check may look at: the step's command results and the sandbox."""
 
     def __init__(self, sandbox, outputs: list[ExecResult] | None = None, kernel: dict | None = None,
-                 setup_state: dict | None = None):
+                 setup_state: dict | None = None, patience: float | None = None):
+        """PATIENCE: the seconds a check may wait for converging state (None: PATIENCE
+        stretched by the host's load now, see load_stretch)."""
         self.sandbox = sandbox
+        self.patience = PATIENCE * load_stretch() if patience is None else patience
         self.outputs = list(outputs or [])
         self.kernel = kernel or {}
         # What the step's setup left (ids of services and containers, see remember()); None
@@ -137,7 +165,10 @@ class Param:
 
 @dataclass(frozen=True)
 class Kind:
-    fn: Callable[[CheckContext, dict], tuple[bool, str]]
+    # (passed, reason); passed is None for "not yet": the state is still converging towards
+    # what the check wants (evidence of it: tasks starting, a name the container's networks
+    # should serve), so run_check asks again until the context's patience runs out
+    fn: Callable[[CheckContext, dict], tuple[bool | None, str]]
     params: dict[str, Param]
     reads: str  # "output" or "state"
     subject: str  # the argument that names what is checked, for the result's name
@@ -237,18 +268,39 @@ def reads_state(spec: CheckSpec) -> bool:
 
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
-    """Evaluate SPEC; an error reading the state is a failed check with its reason."""
+    """Evaluate SPEC; an error reading the state is a failed check with its reason. While the
+    kind says "not yet" (the swarm is still converging) it is asked again, with pauses, up to
+    the context's patience; a check still converging then is uncertain (no verdict on the
+    learner's answer), and one that passed after waiting says how long it waited."""
     kind = CHECKS[spec.kind]
     subject = spec.args.get(kind.subject)
     name = f"{spec.kind} {subject}" if subject is not None else spec.kind
+    started, pause, tries = time.monotonic(), 0.5, 0
+    while True:
+        passed, reason = _evaluate(kind, spec, ctx)
+        tries += 1
+        waited = time.monotonic() - started
+        if passed is not None:
+            break
+        if waited + pause > ctx.patience:
+            return CheckResult(name, spec.kind, False, msg(
+                "not judged yet: the lab is slow and the swarm is still converging ({reason}); this says nothing "
+                "about your answer, so it is checked again", reason=reason), spec.rule, waited, uncertain=True)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 3.0)
+    if passed and tries > 1:
+        reason = msg("{reason} (passed after {seconds} s: the swarm was still converging)", reason=reason,
+                     seconds=max(1, round(waited)))
+    return CheckResult(name, spec.kind, passed, reason, spec.rule, waited if tries > 1 else 0.0)
+
+
+def _evaluate(kind: Kind, spec: CheckSpec, ctx: CheckContext) -> tuple[bool | None, str]:
     try:
-        passed, reason = kind.fn(ctx, spec.args)
+        return kind.fn(ctx, spec.args)
     except LabappError as exc:  # a dead node, a node that is not there: its own words
-        passed, reason = False, exc.args[0]
+        return False, exc.args[0]
     except docker.errors.APIError as exc:
-        passed, reason = False, msg("the node's engine refused the question: {answer}",
-                                    answer=exc.explanation or str(exc))
+        return False, msg("the node's engine refused the question: {answer}", answer=exc.explanation or str(exc))
     except CONNECTION_ERRORS:
         node = spec.args.get("node") or ctx.default_node()
-        passed, reason = False, msg("the engine on {node} does not answer (has the node died?)", node=node)
-    return CheckResult(name, spec.kind, passed, reason, spec.rule)
+        return False, msg("the engine on {node} does not answer (has the node died?)", node=node)

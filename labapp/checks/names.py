@@ -11,8 +11,8 @@ import docker.errors
 from ..engine import CONNECTION_ERRORS
 from ..errors import LabappError
 from ..i18n import msg
-from .base import _BOOL, _INT, _STR, Param, check, lookup_line, towards
-from .state import _service
+from .base import _BOOL, _INT, _STR, Param, _is_address, check, lookup_line, towards
+from .state import _service, converging
 
 
 def _nslookup_answers(stdout: str) -> list[str]:
@@ -59,6 +59,36 @@ def _owner_of(ctx, address: str) -> str | None:
     return None
 
 
+def _network_ids(container) -> set[str]:
+    """The networks CONTAINER is attached to whose embedded DNS serves names (not the default
+    bridge), by id: a local network of the same name on another node is another network."""
+    networks = container.attrs["NetworkSettings"].get("Networks") or {}
+    return {(s or {}).get("NetworkID") for n, s in networks.items() if n not in ("bridge", "host", "none")} - {None, ""}
+
+
+def _should_serve(ctx, node: str, container: str, name: str) -> bool:
+    """Whether CONTAINER on NODE is attached to a network on which NAME lives (a network of
+    service NAME, or of a container named NAME on any node): then its embedded DNS and routes
+    will serve NAME once the swarm has converged, and a failure is "not yet", not "wrong"."""
+    try:
+        mine = _network_ids(ctx.engine(node).containers.get(container))
+    except docker.errors.NotFound:
+        return False
+    if not mine:
+        return False
+    svc = _service(ctx.engine(ctx.default_node()), name.removeprefix("tasks."))
+    if svc is not None:
+        return bool(mine & {n["Target"] for n in svc.attrs["Spec"]["TaskTemplate"].get("Networks") or []})
+    for other in ctx.sandbox.nodes:
+        try:
+            found = ctx.engine(other.name).containers.get(name)
+        except (docker.errors.NotFound, docker.errors.APIError, LabappError, *CONNECTION_ERRORS):
+            continue
+        if mine & _network_ids(found):
+            return True
+    return False
+
+
 @check("resolves", "state", "name", container=Param(_STR, True), name=Param(_STR, True),
        node=Param(_STR), expect=Param(_BOOL), service=Param(_STR))
 def _resolves(ctx, args):
@@ -70,6 +100,9 @@ def _resolves(ctx, args):
     resolved = out.exit_code == 0 and bool(answers)
     want = args.get("expect", True)
     if not resolved:
+        if want and _should_serve(ctx, node, container, name):
+            return None, msg("{name} does not resolve from {container} yet, although they share a network",
+                             name=name, container=container)
         return not want, msg("{name} does not resolve from {container} (no network they share serves that name)",
                              name=name, container=container)
     reason = msg("{name} resolves from {container} to {addresses}", name=name, container=container,
@@ -81,6 +114,9 @@ def _resolves(ctx, args):
         return False, msg("{name} resolves from {container}, but there is no service {service}", name=name,
                           container=container, service=args["service"])
     strangers = [a for a in answers if a not in owned]
+    if strangers and converging(svc)[0]:
+        return None, msg("{name} resolves from {container} to {address} while service {service}'s tasks are still "
+                         "starting", name=name, container=container, address=strangers[0], service=args["service"])
     if strangers:
         owner = _owner_of(ctx, strangers[0])
         if owner:
@@ -117,4 +153,6 @@ def _reaches(ctx, args):
         reason = (msg("{container} cannot reach {target} ({detail})", container=container, target=what,
                       detail=detail[-1]) if detail
                   else msg("{container} cannot reach {target}", container=container, target=what))
+        if want and not _is_address(target) and _should_serve(ctx, node, container, target):
+            return None, msg("{reason}, although they share a network", reason=reason)
     return reached == want, reason

@@ -90,7 +90,8 @@ def _vxlan(ctx, args):
     peer_address = ctx.sandbox.node(peer_node).address
     sends = [e for e in fdb or [] if (e.get("mac") or "").lower() == mac and e.get("dst")]
     if not sends:
-        return False, msg("{node}'s forwarding table (bridge fdb) in {network}'s namespace has no entry for "
+        # the peer is attached: the nodes' gossip brings its entries (a learner cannot remove them)
+        return None, msg("{node}'s forwarding table (bridge fdb) in {network}'s namespace has no entry for "
                           "{container}'s MAC {mac}: the node does not know where {container} is", node=node,
                           network=name, container=peer, mac=mac)
     if sends[0].get("dst") != peer_address:
@@ -99,7 +100,7 @@ def _vxlan(ctx, args):
                           peer_node=peer_node, address=peer_address)
     known = [e for e in neigh or [] if e.get("dst") == address and (e.get("lladdr") or "").lower() == mac]
     if not known:
-        return False, msg("{node}'s neighbour table in {network}'s namespace does not map {address} to {mac}",
+        return None, msg("{node}'s neighbour table in {network}'s namespace does not map {address} to {mac}",
                           node=node, network=name, address=address, mac=mac)
     return True, msg("{said}; it sends {container}'s MAC {mac} over VXLAN to {peer_node} ({address}) and maps "
                      "{ip} to that MAC", said=said, container=peer, mac=mac, peer_node=peer_node,

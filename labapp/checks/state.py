@@ -63,6 +63,23 @@ def _service(engine, name):
     return None
 
 
+# A task on its way to running (docker's task states before "running")
+STARTING = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting"}
+_BROKEN = {"failed", "rejected"}
+
+
+def converging(svc) -> tuple[int, str | None]:
+    """(how many of SVC's tasks are still starting, or 1 while an update rolls; the error of a
+    task that failed, if the service's tasks fail: evidence that it will not converge)."""
+    tasks = svc.tasks()
+    for task in sorted(tasks, key=lambda t: t.get("UpdatedAt", ""), reverse=True):
+        if task["Status"]["State"] in _BROKEN:
+            return 0, task["Status"].get("Err") or task["Status"]["State"]
+    starting = sum(1 for t in tasks if t.get("DesiredState") == "running" and t["Status"]["State"] in STARTING)
+    updating = (svc.attrs.get("UpdateStatus") or {}).get("State") in ("updating", "rollback_started")
+    return max(starting, 1 if updating else 0), None
+
+
 def _network_names(engine) -> dict[str, str]:
     return {n.id: n.name for n in engine.networks.list()}
 
@@ -122,6 +139,13 @@ def _service_check(ctx, args):
     running = [t for t in svc.tasks(filters={"desired-state": "running"})
                if t["Status"]["State"] == "running"]
     if "replicas" in args and len(running) != args["replicas"]:
+        starting, failed = converging(svc)
+        if failed:
+            return False, msg("service {service} has {running} of {wanted} tasks running; its tasks fail: {error}",
+                              service=name, running=len(running), wanted=args["replicas"], error=failed)
+        if starting:
+            return None, msg("service {service} has {running} of {wanted} tasks running and {starting} starting",
+                             service=name, running=len(running), wanted=args["replicas"], starting=starting)
         return False, msg("service {service} has {running} of {wanted} tasks running", service=name,
                           running=len(running), wanted=args["replicas"])
     if args.get("same_as_setup"):
@@ -238,5 +262,7 @@ def _nodes_ready(ctx, args):
     node = args.get("node") or ctx.default_node()
     nodes = ctx.engine(node).nodes.list()
     ready = [n.attrs["Description"]["Hostname"] for n in nodes if n.attrs["Status"]["State"] == "ready"]
-    return len(ready) == args["value"], msg("{ready} of {nodes} nodes are Ready ({names})", ready=len(ready),
+    # a node that joined is "unknown" until its first heartbeat; a "down" one is evidence
+    joining = len(ready) < args["value"] and any(n.attrs["Status"]["State"] == "unknown" for n in nodes)
+    return None if joining else len(ready) == args["value"], msg("{ready} of {nodes} nodes are Ready ({names})", ready=len(ready),
                                             nodes=len(nodes), names=", ".join(sorted(ready)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..i18n import msg, nmsg
-from .errors import KeptForWorkshops, LabFull, TooMany, WorkshopOnly
+from .errors import KeptForWorkshops, LabFull, Overloaded, TooMany, WorkshopOnly
 from .seats import Seats
 
 HOUR = 3600.0
@@ -40,12 +40,16 @@ class Seating:
 class Admission:
     def __init__(self, seats: Seats, max_sandboxes: int = 0, creates_per_hour: int = 20,
                  idle_seconds: float = 1800, pooled: Callable[[], int] = lambda: 0, per_address: int = 0,
-                 workshop_only: bool = False, seating: Callable[[], Seating] = Seating):
+                 workshop_only: bool = False, seating: Callable[[], Seating] = Seating, overload: float = 0,
+                 load_per_core: Callable[[], float] = lambda: 0.0):
         """MAX_SANDBOXES: the host's capacity (0: no limit); POOLED(): sandboxes the warm pool
         holds or is making (they share the capacity); PER_ADDRESS: sandboxes a client address
         may hold at once outside workshops (0: no limit; a seat's address is the web layer's);
         WORKSHOP_ONLY: sandboxes for workshop learners only; SEATING(): the workshops' side
-        (labapp/workshop sets it)."""
+        (labapp/workshop sets it); OVERLOAD: the host's load per core (LOAD_PER_CORE()) at which
+        learners outside a begun workshop get no new sandbox (0: never), before the load slows
+        the checks of those working past their patience (a workshop's places were admitted
+        with it, and its joins are paced by the creation queue)."""
         self.seats = seats
         self.max_sandboxes = max_sandboxes
         self.creates_per_hour = creates_per_hour
@@ -54,6 +58,8 @@ class Admission:
         self.per_address = per_address
         self.workshop_only = workshop_only
         self.seating = seating
+        self.overload = overload
+        self.load_per_core = load_per_core
         self._creates: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
@@ -117,6 +123,10 @@ class Admission:
                         "workshop ({held}): if you are in a workshop, join it first with your trainer's code; "
                         "otherwise try again in {n} minutes, when an unused one is removed",
                         self._minutes(same, now), held=len(same)))
+            if own is None and self.overload:
+                load = self.load_per_core()
+                if load >= self.overload:
+                    raise Overloaded(load)
             if self.max_sandboxes:
                 held = Counter(seating.members[s.learner] for s in live if s.learner in seating.members)
                 kept = sum(max(0, places - held[wid]) for wid, places in seating.kept.items() if wid != own)

@@ -15,6 +15,12 @@ from .seats import keeping_output
 from .terminals import Terminals
 
 CONSOLE_TIMEOUT = 300.0  # seconds a console line may run
+CHECK_ROUNDS = 2  # a step's checks run again once when the only problems are uncertain ones
+
+
+def _only_uncertain(results) -> bool:
+    """Some check is uncertain (still converging at its deadline) and none failed on evidence."""
+    return any(r.uncertain for r in results) and all(r.passed or r.uncertain for r in results)
 
 
 class Commands:
@@ -43,19 +49,39 @@ class Commands:
         self.events.activity(learner)
         return runs
 
-    def check(self, learner: str, lesson: Lesson, step_id: str) -> dict:
-        """Evaluate a step's checks on what the learner ran and on their swarm; store it."""
+    def check(self, learner: str, lesson: Lesson, step_id: str, on_event: OnEvent | None = None) -> dict:
+        """Evaluate a step's checks on what the learner ran and on their swarm; store it.
+
+        A check whose state was still converging at its deadline is uncertain, not failed:
+        when nothing else failed, the checks run once more (ON_EVENT hears a `checking`
+        event, "the lab is slow"); still uncertain then, the verdict says so and is not
+        recorded as a failed attempt."""
         seat, sandbox = self.lifecycle.ready(learner, lesson)
         step = step_of(lesson, step_id)
         runner = self.lifecycle.runner(sandbox, lesson)
         self.lifecycle.prepare(seat, runner, step)
         seat.touch()
         results = runner.check(step, seat.runs_of(step_id))
+        for _ in range(CHECK_ROUNDS - 1):
+            if not _only_uncertain(results):
+                break
+            self.metrics.checks.labels("slow").inc()
+            (on_event or (lambda event: None))({"type": "checking", "step": step_id, "message": msg(
+                "The lab is slow right now and the swarm is still converging: checking again.")})
+            seat.touch()
+            results = runner.check(step, seat.runs_of(step_id))
+        verdict = {"step": step_id, "checks": [r.as_dict() for r in results]}
+        if _only_uncertain(results):
+            self.metrics.checks.labels("uncertain").inc()
+            verdict.update(passed=False, uncertain=True, message=msg(
+                "Not judged: the lab is too slow right now to tell. Nothing is counted against you; press Check "
+                "again in a minute."))
+            return verdict
         passed = bool(results) and all(r.passed for r in results)
         self.lifecycle.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed",
-                                    [r.name for r in results if not r.passed])
+                                    [r.name for r in results if not r.passed and not r.uncertain])
         self.metrics.checks.labels("passed" if passed else "failed").inc()
-        verdict = {"step": step_id, "passed": passed, "checks": [r.as_dict() for r in results]}
+        verdict["passed"] = passed
         seat.last_verdict = verdict
         self.events.activity(learner)
         return verdict

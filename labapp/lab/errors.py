@@ -3,7 +3,7 @@ HTTP status: labapp/web/errors.py)."""
 from __future__ import annotations
 
 from ..errors import LabappError
-from ..i18n import nmsg
+from ..i18n import msg, nmsg
 
 
 class LabError(LabappError):
@@ -33,6 +33,16 @@ class KeptForWorkshops(LabFull):
             "the lab's free places are kept for a workshop now: if you are in it, join it with your trainer's code; "
             "otherwise try again in {n} minutes", minutes))
         self.minutes = minutes
+
+
+class Overloaded(LabFull):
+    """The host is so busy that another sandbox would slow everyone's checks past their patience."""
+
+    def __init__(self, load: float):
+        LabError.__init__(self, msg(
+            "the lab's host is too busy right now to start another sandbox without slowing everyone else's (its "
+            "load is {load} per core); try again in a minute", load=f"{load:.1f}"))
+        self.minutes = 1
 
 
 class TooMany(LabError):

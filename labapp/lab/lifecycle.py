@@ -14,6 +14,7 @@ from ..sandbox.backend import Backend
 from ..sandbox.base import Sandbox
 from ..store import Store
 from .admission import Admission
+from .queue import CreationQueue
 from .errors import LabError, NotFound
 from .metrics import LabMetrics
 from .seats import Seat, Seats
@@ -33,9 +34,12 @@ class LabEvents:
 class Lifecycle:
     def __init__(self, seats: Seats, admission: Admission, backend: Backend, store: Store,
                  kernel: Callable[[], dict], metrics: LabMetrics, events: LabEvents, pool=None,
-                 on_release: Callable[[str], None] = lambda learner: None):
+                 on_release: Callable[[str], None] = lambda learner: None, check_patience: float | None = None,
+                 queue: CreationQueue | None = None):
         """KERNEL(): the probe's booleans (asked once); POOL: the warm pool, if any;
-        ON_RELEASE(learner): called before a learner's sandbox goes (their terminal closes)."""
+        ON_RELEASE(learner): called before a learner's sandbox goes (their terminal closes);
+        CHECK_PATIENCE: seconds a check waits for converging state on an idle host (Runner);
+        QUEUE: paces the making of sandboxes (labapp/lab/queue.py; None: no queue)."""
         self.seats = seats
         self.admission = admission
         self.backend = backend
@@ -45,10 +49,12 @@ class Lifecycle:
         self.events = events
         self.pool = pool
         self.on_release = on_release
+        self.check_patience = check_patience
+        self.queue = queue
         self._closed = False
 
     def runner(self, sandbox: Sandbox, lesson: Lesson, on_event=None) -> Runner:
-        return Runner(sandbox, lesson, self.kernel(), on_event=on_event)
+        return Runner(sandbox, lesson, self.kernel(), on_event=on_event, patience=self.check_patience)
 
     # --- making one ---------------------------------------------------------------------
 
@@ -102,7 +108,11 @@ class Lifecycle:
             self.metrics.pool_hits.inc()
             on_progress(msg("ready (from the warm pool)"))
             return sandbox
-        return self.backend.create(lesson, on_progress)
+        if self.queue is None:
+            return self.backend.create(lesson, on_progress)
+        with self.queue.turn(on_progress):
+            self._refuse_if_closed()
+            return self.backend.create(lesson, on_progress)
 
     def _refuse_if_closed(self) -> None:
         if self._closed:
@@ -214,6 +224,8 @@ class Lifecycle:
         """Destroy every sandbox (pooled ones too), after waiting (up to WAIT s) for those
         still starting, so that none outlives the app."""
         self._closed = True
+        if self.queue is not None:
+            self.queue.close()
         self.seats.wait_settled(timeout=wait)
         if self.pool is not None:
             self.pool.stop()

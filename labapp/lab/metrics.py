@@ -13,7 +13,9 @@ class LabMetrics:
                                        buckets=(1, 2, 4, 8, 15, 30, 60, 120, 300), registry=r)
         self.pool_hits = Counter("labapp_pool_hits", "Sandboxes given out ready from the warm pool.", registry=r)
         self.steps_run = Counter("labapp_steps_run", "Command blocks run by learners.", registry=r)
-        self.checks = Counter("labapp_checks", "Step checks, by result.", ["result"], registry=r)
+        self.checks = Counter("labapp_checks", "Step checks, by result (slow: checked again because a check was "
+                              "still converging; uncertain: no verdict, the lab was too slow).", ["result"],
+                              registry=r)
         self.console_refusals = Counter("labapp_console_refusals", "Console lines the policy refused.",
                                         registry=r)
         self.reaped = Counter("labapp_sandboxes_reaped", "Sandboxes removed by the lab, by reason.", ["reason"],
@@ -24,8 +26,10 @@ class LabMetrics:
                             registry=r)
         self.capacity = Gauge("labapp_sandbox_capacity", "The most sandboxes this host holds at once (0: no limit).",
                               registry=r)
+        self.queued = Gauge("labapp_sandboxes_queued", "Learners waiting for their turn to have a sandbox made.",
+                            registry=r)
         self.workshops_open = Gauge("labapp_workshops_open", "Workshops not yet ended.", registry=r)
-        for result in ("passed", "failed"):
+        for result in ("passed", "failed", "slow", "uncertain"):
             self.checks.labels(result)
         for reason in ("idle", "lifetime", "orphan", "ended", "store"):
             self.reaped.labels(reason)

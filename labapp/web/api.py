@@ -177,6 +177,8 @@ def status():
               "capacity": capacity, "free": free, "reason": reason}
     if trainer:
         answer.update(_engine_details())
+        if lab.lifecycle.queue is not None:
+            answer["queue"] = lab.lifecycle.queue.status()  # sandboxes being made, learners waiting their turn
     return jsonify(answer)
 
 

@@ -212,7 +212,9 @@ class LabNamespace(Namespace):
         learner, lesson = self._lesson(data)
         step = _field(data, "step")
         charge_command(learner, lesson, step=step)
-        verdict = services().commands.check(learner, lesson, step)
+        verdict = services().commands.check(
+            learner, lesson, step, on_event=lambda event: emit(event["type"], localize(event, lesson.language),
+                                                               to=learner))
         emit("verdict", localize(verdict, lesson.language), to=learner)
         _send_map(learner)
 

@@ -89,20 +89,29 @@ _SCHEMAS = {
             "properties": {"node": _STR, "command": _STR, "exit_code": _nullable({"type": "integer"}),
                            "timed_out": {"type": "boolean"}, "stdout": _STR, "stderr": _STR}}}}},
     "Verdict": {"type": "object", "required": ["step", "passed", "checks"], "properties": {
-        "step": _STR, "passed": {"type": "boolean"}, "checks": {"type": "array", "items": {
+        "step": _STR, "passed": {"type": "boolean"},
+        "uncertain": {"type": "boolean", "description": "No verdict: a check was still converging when the lab was "
+                      "too slow to tell (not recorded as an attempt; check again later)"},
+        "message": _STR, "checks": {"type": "array", "items": {
             "type": "object", "required": ["name", "passed", "reason"], "properties": {
-                "name": _STR, "kind": _STR, "passed": {"type": "boolean"}, "reason": _STR}}}}},
+                "name": _STR, "kind": _STR, "passed": {"type": "boolean"}, "reason": _STR,
+                "waited": {"type": "number", "description": "Seconds the check waited for the swarm to converge"},
+                "uncertain": {"type": "boolean"}}}}}},
     "ConsoleResult": {"type": "object", "required": ["exit_code", "stdout", "stderr"], "properties": {
         "exit_code": _nullable({"type": "integer"}), "stdout": _STR, "stderr": _STR}},
     "Status": {"type": "object", "required": ["serving", "engine", "images", "capacity", "free", "reason"],
                "description": "anyone: whether the lab can serve; the trainer also gets version, error, "
-                              "missing and sandboxes (every sandbox on the engine)",
+                              "missing, queue and sandboxes (every sandbox on the engine)",
                "properties": {
                    "serving": {"type": "boolean"}, "engine": {"type": "string", "enum": ["up", "down"]},
                    "images": {"type": "string", "enum": ["present", "missing", "unknown"]},
                    "capacity": _nullable({"type": "integer"}), "free": _nullable({"type": "integer"}),
                    "reason": _nullable(_STR), "version": _nullable(_STR), "error": _nullable(_STR),
                    "missing": {"type": "array", "items": _STR},
+                   "queue": {"type": "object", "description": "sandboxes made at a time (slots), being made, "
+                             "learners waiting their turn, and a typical making's seconds", "properties": {
+                                 "slots": {"type": "integer"}, "making": {"type": "integer"},
+                                 "waiting": {"type": "integer"}, "typical_seconds": {"type": "number"}}},
                    "sandboxes": {"type": "array", "items": {"type": "object"}}}},
     "Workshop": {"type": "object", "required": ["id", "code", "title", "lessons", "capacity", "starts", "minutes",
                                                 "ends"], "properties": {

@@ -40,7 +40,10 @@ class Server:
         self.env = {**os.environ, "LABAPP_DATA_DIR": str(data), "LABAPP_TRAINER_TOKEN": TRAINER_TOKEN,
                     "LABAPP_POOL_SIZE": "0",
                     # every browser of a test is a learner at 127.0.0.1: no per-address cap here
-                    "LABAPP_SANDBOXES_PER_ADDRESS": "0", **env}
+                    "LABAPP_SANDBOXES_PER_ADDRESS": "0",
+                    # make test runs two workers side by side on a small host: its load is the
+                    # tests', not a public lab's (tests/unit/test_converging.py tries overload)
+                    "LABAPP_OVERLOAD_PER_CORE": "0", **env}
         self.proc = None
         self.url = None
 

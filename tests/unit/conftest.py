@@ -6,6 +6,15 @@ from .fakes import FakeEngine, FakeSandbox, fail, network, ok
 from .helpers import make_app
 
 
+@pytest.fixture(autouse=True)
+def quiet_host(monkeypatch):
+    """The lab's services read the host's load (admission refuses self-paced sandboxes on an
+    overloaded host; checks wait longer): in unit tests the host is idle, whatever else this
+    machine runs. Tests of the load's effects pass their own figures."""
+    monkeypatch.setattr("labapp.services.load_per_core", lambda: 0.0)
+    monkeypatch.setattr("labapp.checks.base.os.getloadavg", lambda: (0.0, 0.0, 0.0))
+
+
 @pytest.fixture
 def engine():
     return FakeEngine(networks=[network("ingress")])

@@ -248,7 +248,9 @@ def test_same_as_setup_still_counts_the_tasks():
     box = FakeSandbox(FakeEngine(networks=[network("shop-net")], services=[one_task]))
     result = check("service", {"name": "api", "replicas": 2, "same_as_setup": True}, box,
                    setup_state={"service api": "svc-api-1"})
-    assert not result.passed and result.reason == "service api has 1 of 2 tasks running"
+    # a task that failed is evidence the service will not converge: no waiting, and the reason says so
+    assert not result.passed and not result.uncertain
+    assert result.reason == "service api has 1 of 2 tasks running; its tasks fail: failed"
 
 
 def _nslookup(*addresses):

@@ -1,0 +1,331 @@
+"""No false verdicts under load: a check waits for state that is still converging (with
+evidence that it is: tasks starting, a name the container's networks should serve), says
+when it waited, fails at once on evidence of a wrong answer, and at its deadline is
+uncertain, never "wrong"; a step whose only problems are uncertain checks is checked
+again and, still uncertain, is not recorded as a failed attempt. The queue of sandboxes to
+make lets SLOTS through at a time, in order, telling the others their place."""
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from labapp.checks import CheckContext, run_check
+from labapp.checks.base import MAX_STRETCH, load_stretch
+from labapp.lab.errors import LabError
+from labapp.lab.queue import CreationQueue
+from labapp.lesson.model import CheckSpec
+
+from .fakes import FakeEngine, FakeSandbox, network, ok, fail
+
+
+def tasks(running, starting=0, failed=0):
+    made = [{"DesiredState": "running", "Status": {"State": "running"}} for _ in range(running)]
+    made += [{"DesiredState": "running", "Status": {"State": "starting"}} for _ in range(starting)]
+    made += [{"DesiredState": "shutdown", "UpdatedAt": "2026-11-27T05:00:00Z",
+              "Status": {"State": "failed", "Err": "task: non-zero exit (1)"}} for _ in range(failed)]
+    return made
+
+
+class Moving:
+    """A service whose tasks come up one per look, from RUNNING to WANTED."""
+
+    def __init__(self, name, running, wanted, networks=("web-net",)):
+        self.name, self.id, self.running, self.wanted = name, f"svc-{name}", running, wanted
+        self.attrs = {"Spec": {"TaskTemplate": {"Networks": [{"Target": f"id-{n}"} for n in networks]},
+                               "EndpointSpec": {"Mode": "vip"}}, "Endpoint": {"VirtualIPs": []}}
+
+    def tasks(self, filters=None):
+        now = tasks(self.running, self.wanted - self.running)
+        if filters is None:  # converging() looks at every task: one more is up the next time
+            self.running = min(self.wanted, self.running + 1)
+        return now
+
+
+def check(kind, args, sandbox, patience=10.0):
+    return run_check(CheckSpec(kind, args), CheckContext(sandbox, [], {}, None, patience))
+
+
+def test_tasks_still_starting_are_waited_for_and_the_verdict_says_so():
+    web = Moving("web", running=3, wanted=5)
+    result = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[web])))
+    assert result.passed and not result.uncertain
+    assert result.waited > 0.5
+    assert "passed after" in result.reason and "the swarm was still converging" in result.reason
+    assert result.as_dict()["waited"] == round(result.waited, 1)
+
+
+def test_a_check_that_passes_at_once_waits_for_nothing():
+    web = Moving("web", running=5, wanted=5)
+    result = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[web])))
+    assert result.passed and result.waited == 0 and "passed after" not in result.reason
+    assert "waited" not in result.as_dict()
+
+
+def test_still_converging_at_the_deadline_is_uncertain_not_wrong():
+    stuck = SimpleNamespace(name="web", id="svc-web", attrs={
+        "Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"}}},
+        tasks=lambda filters=None: tasks(2, starting=3))
+    started = time.monotonic()
+    result = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[stuck])),
+                   patience=1.5)
+    assert time.monotonic() - started < 4
+    assert not result.passed and result.uncertain
+    assert result.reason.startswith("not judged yet: the lab is slow")
+    assert "says nothing about your answer" in result.reason
+    assert result.as_dict()["uncertain"] is True
+
+
+def test_evidence_of_a_wrong_answer_fails_at_once():
+    broken = SimpleNamespace(name="web", id="svc-web", attrs={
+        "Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"}}},
+        tasks=lambda filters=None: tasks(0, starting=5, failed=2))
+    started = time.monotonic()
+    result = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[broken])))
+    assert time.monotonic() - started < 0.5 and result.waited == 0
+    assert not result.passed and not result.uncertain
+    assert result.reason == "service web has 0 of 5 tasks running; its tasks fail: task: non-zero exit (1)"
+    # too few replicas asked for, nothing starting: wrong, at once
+    done = Moving("web", running=3, wanted=3)
+    wrong = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[done])))
+    assert not wrong.passed and not wrong.uncertain and wrong.waited == 0
+
+
+def attached(name, *network_ids):
+    return SimpleNamespace(name=name, id=f"c-{name}", status="running", attrs={
+        "State": {"Running": True, "Status": "running"}, "Config": {"Labels": {}},
+        "NetworkSettings": {"Networks": {n.removeprefix("id-"): {"NetworkID": n} for n in network_ids}}})
+
+
+NXDOMAIN = fail(1, "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n** server can't find my-nginx: NXDOMAIN\n")
+
+
+def test_a_name_the_containers_network_should_serve_is_waited_for():
+    nginx = Moving("my-nginx", running=5, wanted=5, networks=("test-cluster-net",))
+    answers = [NXDOMAIN, NXDOMAIN, ok("Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\nName:\tmy-nginx\n"
+                                      "Address:\t10.0.2.2\n")]
+    engine = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-test-net", "id-test-cluster-net")])
+    box = FakeSandbox(engine, script=[(r"nslookup", lambda node, line: answers.pop(0) if len(answers) > 1
+                                       else answers[0])])
+    result = check("resolves", {"container": "alpine1", "name": "my-nginx"}, box)
+    assert result.passed and "passed after" in result.reason
+
+
+def test_a_name_no_shared_network_serves_fails_at_once():
+    nginx = Moving("my-nginx", running=5, wanted=5, networks=("test-cluster-net",))
+    engine = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-test-net")])
+    box = FakeSandbox(engine, script=[(r"nslookup", NXDOMAIN)])
+    result = check("resolves", {"container": "alpine1", "name": "my-nginx"}, box)
+    assert not result.passed and not result.uncertain and result.waited == 0
+    assert "no network they share serves that name" in result.reason
+    # the default bridge serves no names: sharing it is no reason to wait
+    engine = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-bridge")])
+    assert not check("resolves", {"container": "alpine1", "name": "my-nginx"},
+                     FakeSandbox(engine, script=[(r"nslookup", NXDOMAIN)])).uncertain
+
+
+def test_an_unreachable_target_on_a_shared_network_is_not_yet_and_elsewhere_is_wrong():
+    nginx = Moving("my-nginx", running=5, wanted=5, networks=("test-cluster-net",))
+    timeout = fail(1, "", "nc: timed out")
+    near = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-test-cluster-net")])
+    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80},
+                   FakeSandbox(near, script=[(r"busybox nc", timeout)]), patience=1.0)
+    assert result.uncertain and "although they share a network" in result.reason
+    far = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-test-net")])
+    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80},
+                   FakeSandbox(far, script=[(r"busybox nc", timeout)]), patience=1.0)
+    assert not result.passed and not result.uncertain
+
+
+def test_patience_stretches_with_the_hosts_load():
+    assert load_stretch(lambda: (0.3, 0, 0), cores=2) == 1.0
+    assert load_stretch(lambda: (5.0, 0, 0), cores=2) == 2.5
+    assert load_stretch(lambda: (40.0, 0, 0), cores=2) == MAX_STRETCH
+
+
+# --- a step's verdict ----------------------------------------------------------------------
+
+from .test_lab import services  # noqa: E402  (the lab over a fake backend)
+from .fakes import FactoryBackend  # noqa: E402
+from labapp.lesson.parser import parse_lesson  # noqa: E402
+
+LESSON = """---
+title: t
+summary: s
+language: en
+level: beginner
+time: 5
+kind: challenge
+sandbox: {nodes: 1, managers: 1}
+---
+
+## One {#one}
+
+```manager1
+docker service create --name web --replicas 5 nginx
+```
+
+```check
+- service: {name: web, replicas: 5}
+```
+
+```hint
+A nudge.
+```
+
+```hint
+The answer.
+```
+"""
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lesson, problems = parse_lesson(LESSON, "t.en.md")
+    assert problems == []
+    engine = FakeEngine()
+    box = FakeSandbox(engine, nodes=("manager1",))
+    made = services(tmp_path, FactoryBackend(lambda lesson, progress: box), lesson)
+    made.lifecycle.check_patience = 0.6
+    made.lifecycle.ensure("ann", lesson, lambda stage: None)
+    return made, lesson, engine
+
+
+def test_a_step_still_converging_is_checked_again_and_then_not_counted(lab):
+    made, lesson, engine = lab
+    engine._services.append(SimpleNamespace(name="web", id="svc-web", attrs={
+        "Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"}}},
+        tasks=lambda filters=None: tasks(2, starting=3)))
+    heard = []
+    verdict = made.commands.check("ann", lesson, "one", on_event=heard.append)
+    assert [e["type"] for e in heard] == ["checking"]
+    assert "checking again" in heard[0]["message"]
+    assert verdict["uncertain"] is True and verdict["passed"] is False
+    assert "Nothing is counted against you" in verdict["message"]
+    assert made.store.progress("ann", lesson.slug) == {}  # no failed attempt recorded
+    assert made.store.attempts(["ann"]) == []
+
+
+def test_a_step_that_converges_on_the_second_round_passes(lab):
+    made, lesson, engine = lab
+    made.lifecycle.check_patience = 1.2  # two looks a round (pauses of 0.5 s, then 0.75 s)
+    web = Moving("web", running=2, wanted=5)  # one more task up a look: 5 on the fourth look
+    engine._services.append(web)
+    heard = []
+    verdict = made.commands.check("ann", lesson, "one", on_event=heard.append)
+    assert [e["type"] for e in heard] == ["checking"]  # the first round ended uncertain
+    assert verdict["passed"] is True and "uncertain" not in verdict
+    assert made.store.progress("ann", lesson.slug) == {"one": "passed"}
+
+
+def test_a_wrong_answer_is_not_checked_again(lab):
+    made, lesson, engine = lab
+    heard = []
+    verdict = made.commands.check("ann", lesson, "one", on_event=heard.append)  # no service at all
+    assert heard == [] and verdict["passed"] is False and "uncertain" not in verdict
+    assert [a["passed"] for a in made.store.attempts(["ann"])] == [False]
+
+
+# --- the queue of sandboxes to make ---------------------------------------------------------
+
+def test_the_queue_lets_slots_through_in_order_and_tells_the_others_their_place():
+    queue = CreationQueue(2, typical_seconds=10, tell_every=0.05)
+    gate = threading.Event()
+    order, said = [], {}
+
+    def learner(i):
+        said[i] = []
+        with queue.turn(said[i].append):
+            order.append(i)
+            gate.wait(5)
+
+    threads = []
+    for i in range(5):
+        threads.append(threading.Thread(target=learner, args=(i,)))
+        threads[-1].start()
+        time.sleep(0.1)  # arrive in order
+    assert order == [0, 1]  # two slots
+    assert queue.status()["waiting"] == 3 and queue.status()["making"] == 2
+    assert said[0] == [] and said[1] == []
+    assert said[2][0].startswith("waiting for your turn: 1 of 1 in the queue, about")
+    assert said[2][-1].startswith("waiting for your turn: 1 of 3 in the queue, about")  # told again as others came
+    assert said[2][0].endswith(" s (2 sandboxes are made at a time)")
+    assert said[4][-1].startswith("waiting for your turn: 3 of 3 in the queue")
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert order == [0, 1, 2, 3, 4]
+    assert queue.status() == {"slots": 2, "making": 0, "waiting": 0,
+                              "typical_seconds": queue.status()["typical_seconds"]}
+    assert queue.status()["typical_seconds"] < 10  # the estimate now comes from the measured makings
+
+
+def test_the_wait_told_grows_with_the_place():
+    queue = CreationQueue(2, typical_seconds=20)
+    assert queue.wait_for(1, time.monotonic()) == 0  # free slots: no wait
+    now = time.monotonic()
+    queue._making = {1: now - 5, 2: now - 15}  # two makings under way, 15 s and 5 s left
+    assert queue.wait_for(1, now) == pytest.approx(5)
+    assert queue.wait_for(2, now) == pytest.approx(15)
+    assert queue.wait_for(3, now) == pytest.approx(25)
+
+
+def test_a_waiter_leaves_the_queue_when_the_lab_closes():
+    queue = CreationQueue(1, tell_every=0.05)
+    gate, errors = threading.Event(), []
+
+    def first():
+        with queue.turn(lambda s: None):
+            gate.wait(5)
+
+    def second():
+        try:
+            with queue.turn(lambda s: None):
+                errors.append("got a turn")
+        except LabError as exc:
+            errors.append(str(exc))
+
+    a, b = threading.Thread(target=first), threading.Thread(target=second)
+    a.start()
+    time.sleep(0.1)
+    b.start()
+    time.sleep(0.1)
+    queue.close()
+    b.join(5)
+    gate.set()
+    a.join(5)
+    assert errors == ["the lab is shutting down"]
+    assert queue.status()["waiting"] == 0
+
+
+def test_a_failed_making_frees_its_slot():
+    queue = CreationQueue(1, tell_every=0.05)
+    with pytest.raises(RuntimeError):
+        with queue.turn(lambda s: None):
+            raise RuntimeError("the engine went away")
+    with queue.turn(lambda s: None):  # would wait forever if the slot were kept
+        pass
+    assert queue.status()["making"] == 0
+
+
+# --- admission under overload ----------------------------------------------------------------
+
+def test_an_overloaded_host_refuses_new_self_paced_sandboxes_before_verdicts_degrade():
+    from labapp.lab.admission import Admission, Seating
+    from labapp.lab.errors import LabFull, Overloaded
+    from labapp.lab.seats import Seats
+
+    load = [7.5]
+    admission = Admission(Seats(), overload=6, load_per_core=lambda: load[0],
+                          seating=lambda: Seating(members={"bob": "w1"}))
+    with pytest.raises(Overloaded) as refused:
+        admission.check("ann", replacing=False)
+    assert isinstance(refused.value, LabFull) and refused.value.minutes == 1  # a 503 with Retry-After
+    assert str(refused.value) == ("the lab's host is too busy right now to start another sandbox without slowing "
+                                  "everyone else's (its load is 7.5 per core); try again in a minute")
+    admission.check("bob", replacing=False)  # a begun workshop's places were admitted with it
+    admission.check("ann", replacing=True)  # a learner's own sandbox swapped takes no new place
+    load[0] = 2.0
+    admission.check("ann", replacing=False)
+    load[0] = 9.0
+    Admission(Seats(), overload=0, load_per_core=lambda: load[0]).check("ann", replacing=False)  # 0: off
