@@ -14,7 +14,7 @@ from .checks.base import load_stretch
 from .errors import LabappError, SandboxError
 from .lesson.model import CheckSpec, CommandBlock, Lesson, Note, Step, condition_holds
 from .sandbox.base import ExecResult, Sandbox
-from .sandbox.nodeexec import as_node_root
+from .sandbox.nodeexec import KEPT_NOTE, as_node_root
 
 DEFAULT_STEP_TIMEOUT = 300.0
 # Where a step's setup leaves its record (the ids its rules compare with) on the first node:
@@ -169,6 +169,11 @@ class Runner:
         if stopped == ["cut"]:
             room[0] = len(_CUT)
             emit("stderr", _CUT)
+        elif not stopped and ran.stderr.endswith(KEPT_NOTE):
+            # the node stopped the command at its keep-limit: through filters, what is shown
+            # may be short, but it comes from the first 2 MiB only, and the learner is told so
+            room[0] = max(room[0], len(KEPT_NOTE))
+            emit("stderr", KEPT_NOTE)
         exit_code = pipeline.exit_code if pipeline is not None else ran.exit_code
         result = ExecResult(exit_code, "".join(kept["stdout"]), "".join(kept["stderr"]),
                             ran.timed_out and not stopped, ran.duration)

@@ -150,3 +150,31 @@ def test_a_filters_note_reaches_the_page_as_a_message_said_in_its_language():
     assert notes[0].startswith("(sort: ") and "1 MiB" in notes[0], notes[0]
     korean = localized({"text": notes[0]}, "ko")["text"]
     assert korean.startswith("(sort: ") and re.search(r"[\uac00-\ud7a3]", korean), korean
+
+
+def test_a_pipeline_whose_command_the_node_stopped_at_its_keep_limit_says_so():
+    """Through filters, little is shown of a command that printed without end; the node stops
+    it at 2 MiB (its result ends with KEPT_NOTE, which no chunk carries): the learner is told
+    that what they see comes from that much only."""
+    from labapp.console import judge
+    from labapp.sandbox.base import Chunk, ExecResult, Execution
+    from labapp.sandbox.nodeexec import KEPT_NOTE
+
+    class Endless(Execution):
+        def __iter__(self):
+            yield Chunk("stdout", "noise\n" * 1000 + "web.1\n")
+
+        def result(self):
+            return ExecResult(None, "noise\n" * 1000 + "web.1\n", KEPT_NOTE)
+
+        def cancel(self):
+            pass
+
+    sandbox = FakeSandbox()
+    sandbox.exec_stream = lambda node, cmd, timeout=None, learner=False: Endless()
+    events = []
+    runner = Runner(sandbox, parse_lesson(LESSON, "t.en.md")[0], on_event=events.append)
+    result = runner.run_console("manager1", "docker logs web | grep web", judge("docker logs web | grep web"), 30)
+    assert result.stdout == "web.1\n"
+    shown = [e["text"] for e in events if e["type"] == "output" and e["stream"] == "stderr"]
+    assert shown == [KEPT_NOTE] and result.stderr == KEPT_NOTE
