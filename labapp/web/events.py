@@ -161,9 +161,10 @@ class LabNamespace(Namespace):
     def on_join(self, data=None):
         self._join(data)
 
-    def _join(self, data, counted=False):
+    def _join(self, data, counted=False, fresh=False):
         """Join the lesson: make (or reuse) the learner's sandbox in the background. Making
-        one counts against the address's sandbox limit unless the caller COUNTED it."""
+        one counts against the address's sandbox limit unless the caller COUNTED it; FRESH
+        replaces the one the learner has (Reset)."""
         learner, lesson = self._lesson(data)
         lab = services()
         lab.seats.get(learner).lang = lesson.language
@@ -186,7 +187,7 @@ class LabNamespace(Namespace):
             with app.app_context():
                 try:
                     sandbox = lab.lifecycle.ensure(learner, lesson, lambda stage: stage != "ready" and send(
-                        {"type": "sandbox", "stage": stage}))
+                        {"type": "sandbox", "stage": stage}), fresh=fresh)
                     send({"type": "sandbox", "stage": "ready",
                           "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
                     _send_map(learner)
@@ -247,9 +248,10 @@ class LabNamespace(Namespace):
         learner, _ = self._lesson(data)
         note_address(learner)
         charge_sandbox(learner)  # a reset makes a fresh sandbox (if admission lets it: else nothing)
-        services().lifecycle.release(learner)
         emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)
-        self._join(data, counted=True)
+        # The fresh one replaces the old (ensure with FRESH): admitted as a replacement, so
+        # a full lab keeps the learner's sandbox rather than taking it and refusing a new one.
+        self._join(data, counted=True, fresh=True)
 
 
 def _send_map(learner):

@@ -514,3 +514,37 @@ def test_a_workshop_only_lab_gives_sandboxes_to_workshop_learners_only(tmp_path)
     trainer.delete(f"/api/workshops/{made['id']}/learners/{learner}")
     assert _sandbox(member).status_code == 403  # removed: no longer in a workshop
     assert Settings.from_env({"LABAPP_WORKSHOP_ONLY": "1"}).workshop_only is True
+
+
+def test_a_reset_on_a_full_lab_keeps_the_learners_sandbox(tmp_path):
+    """Reset replaces the learner's sandbox with a fresh one, admitted as a replacement while
+    the old one is still theirs: another learner asking at that moment finds the lab full,
+    and the one resetting is never left with none (with release first, then a new admission,
+    the other learner took the place in between)."""
+    app = make_app(tmp_path, max_sandboxes=2)
+    lab = app.extensions["labapp"].services
+    lesson = lab.catalog.get(LESSON, "en")
+    lab.lifecycle.ensure("bob", lesson, lambda stage: None)
+    _, client = page_and_socket(app, NAT)
+    client.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+    received(client, "sandbox", lambda e: e.get("stage") == "ready")
+    ann = next(s for s in lab.seats.all() if s.learner != "bob")
+    before = ann.sandbox
+    assert before is not None and lab.admission.room() == 0  # the lab is full
+    carol = []
+
+    def destroy_then_carol_asks(destroy=before.destroy):
+        destroy()
+        try:
+            carol.append(lab.lifecycle.ensure("carol", lesson, lambda stage: None))
+        except LabError as exc:
+            carol.append(str(exc))
+    before.destroy = destroy_then_carol_asks
+    client.get_received("/lab")
+    client.emit("reset", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+    heard = []
+    until(lambda: heard.extend(client.get_received("/lab")) or any(
+        e["name"] == "failure" or (e["name"] == "sandbox" and e["args"][0].get("stage") == "ready") for e in heard))
+    assert [e["args"][0]["message"] for e in heard if e["name"] == "failure"] == []
+    assert ann.sandbox is not None and ann.sandbox is not before
+    assert len(carol) == 1 and str(carol[0]).startswith("the lab is full")
