@@ -5,6 +5,7 @@ postgresql+psycopg://user@host/labapp with its driver installed).
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from .errors import LabappError
+from .i18n import from_data, to_data
 
 metadata = sa.MetaData()
 
@@ -32,6 +34,11 @@ attempts = sa.Table(
     sa.Column("passed", sa.Boolean, nullable=False),
     sa.Column("failed_checks", sa.Text, nullable=False, default=""),  # names, one per line
     sa.Column("at", sa.Float, nullable=False),
+)
+attempt_reasons = sa.Table(  # why an attempt's checks failed, as the learner was told (JSON)
+    "attempt_reasons", metadata,
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("reasons", sa.Text, nullable=False),  # {check name: i18n.to_data(reason)}
 )
 seats = sa.Table(  # which sandbox a learner holds now: re-adopted after a restart
     "seats", metadata,
@@ -115,9 +122,11 @@ class Store:
                 progress.c.learner == learner, progress.c.lesson == lesson)).all()
         return {step: status for step, status in rows}
 
-    def record(self, learner: str, lesson: str, step: str, status: str, failed_checks=()) -> None:
+    def record(self, learner: str, lesson: str, step: str, status: str, failed_checks=(),
+               reasons: dict | None = None) -> None:
         """Remember STATUS ('passed' or 'failed') for a step, and the attempt; a pass is never
-        undone by a later failure (a learner who broke the swarm afterwards still did it)."""
+        undone by a later failure (a learner who broke the swarm afterwards still did it).
+        REASONS: {failed check: the reason the learner was told} (Messages kept as such)."""
         now = time.time()
         with self.engine.begin() as db:
             old = db.execute(sa.select(progress.c.status).where(
@@ -129,9 +138,13 @@ class Store:
                 db.execute(progress.update().where(
                     progress.c.learner == learner, progress.c.lesson == lesson, progress.c.step == step
                 ).values(status="passed" if old == "passed" else status, updated=now))
-            db.execute(attempts.insert().values(learner=learner, lesson=lesson, step=step,
-                                                passed=status == "passed",
-                                                failed_checks="\n".join(failed_checks), at=now))
+            made = db.execute(attempts.insert().values(learner=learner, lesson=lesson, step=step,
+                                                       passed=status == "passed",
+                                                       failed_checks="\n".join(failed_checks), at=now))
+            if reasons:
+                db.execute(attempt_reasons.insert().values(
+                    attempt=made.inserted_primary_key[0],
+                    reasons=json.dumps({name: to_data(reason) for name, reason in reasons.items()})))
 
     def attempts(self, learners) -> list[dict]:
         """Every check attempt of LEARNERS, oldest first."""
@@ -139,9 +152,18 @@ class Store:
         if not learners:
             return []
         with self.engine.connect() as db:
-            rows = db.execute(sa.select(attempts).where(attempts.c.learner.in_(learners))
+            rows = db.execute(sa.select(attempts, attempt_reasons.c.reasons)
+                              .select_from(attempts.outerjoin(attempt_reasons,
+                                                              attempt_reasons.c.attempt == attempts.c.id))
+                              .where(attempts.c.learner.in_(learners))
                               .order_by(attempts.c.id)).mappings().all()
-        return [dict(r) for r in rows]
+        found = []
+        for row in rows:
+            entry = dict(row)
+            said = json.loads(entry.pop("reasons") or "{}")
+            entry["reasons"] = {name: from_data(data) for name, data in said.items()}
+            found.append(entry)
+        return found
 
     def all_progress(self, learners) -> list[dict]:
         learners = list(learners)

@@ -1,5 +1,6 @@
-// The trainer's dashboard: the roster live over Socket.IO (/trainer), a learner's output
-// and network map read-only, reset, remove, broadcast, end.
+// The trainer's dashboard: the roster live over Socket.IO (/trainer), the room per step
+// (room.js: the chart and its tables, from the roster's "room"), a learner's output and
+// network map read-only, reset, remove, broadcast, end.
 (function () {
   "use strict";
   const board = document.getElementById("dashboard");
@@ -113,6 +114,7 @@
     skew = Date.now() / 1000 - data.now;
     if (data.workshop.ended) board.dataset.ended = "ended";
     draw();
+    if (data.room && window.labapp.room) window.labapp.room.draw(document.getElementById("room"), data.room);
   });
   setInterval(draw, 1000);  // time on step ticks
   socket.on("notice", ev => { notice.textContent = ev.message; });

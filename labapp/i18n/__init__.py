@@ -84,6 +84,23 @@ def _rebuild(msgid, plural, n, context, params):
     return Message(msgid, _plural=plural, _n=n, _context=context, **params)
 
 
+def to_data(value):
+    """VALUE as plain JSON data that from_data turns back into it: a Message keeps its id and
+    parameters, so it can be said later in any language (the store keeps reasons so)."""
+    if isinstance(value, Message):
+        return {"msgid": value.msgid, "plural": value.plural, "n": value.n, "context": value.context,
+                "params": {key: to_data(item) for key, item in value.params.items()}}
+    return value
+
+
+def from_data(data):
+    """The value to_data made DATA from (a plain value stays itself)."""
+    if isinstance(data, dict) and "msgid" in data:
+        return _rebuild(data["msgid"], data.get("plural"), data.get("n"), data.get("context"),
+                        {key: from_data(item) for key, item in (data.get("params") or {}).items()})
+    return data
+
+
 def msg(msgid: str, /, **params) -> Message:
     """The sentence MSGID (a literal: `pybabel extract` collects it) with PARAMS."""
     return Message(msgid, **params)

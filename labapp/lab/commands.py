@@ -78,8 +78,9 @@ class Commands:
                 "again in a minute."))
             return verdict
         passed = bool(results) and all(r.passed for r in results)
+        failed = [r for r in results if not r.passed and not r.uncertain]
         self.lifecycle.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed",
-                                    [r.name for r in results if not r.passed and not r.uncertain])
+                                    [r.name for r in failed], {r.name: r.reason for r in failed})
         self.metrics.checks.labels("passed" if passed else "failed").inc()
         verdict["passed"] = passed
         seat.last_verdict = verdict

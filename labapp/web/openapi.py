@@ -221,6 +221,10 @@ def openapi_document(app) -> dict:
             "/api/workshops/{wid}/results.csv": {"parameters": [wid], "get": _op(
                 "Results as CSV: one row per learner and step", _STR, (401, 403, 404, 429), security=_TRAINER,
                 content="text/csv")},
+            "/api/workshops/{wid}/room.csv": {"parameters": [wid], "get": _op(
+                "The room per step as CSV: learners passed, working, stuck and not reached, median and slowest "
+                "time, the most common failing checks with their reasons (docs/workshops.md)", _STR,
+                (401, 403, 404, 429), security=_TRAINER, content="text/csv")},
             "/api/workshops/{wid}/results.json": {"parameters": [wid], "get": _op(
                 "Results as JSON", _ref("Results"), (401, 403, 404, 429), security=_TRAINER)},
             "/api/join": {"post": _op(

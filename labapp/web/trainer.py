@@ -380,5 +380,15 @@ def api_results_csv(wid):
 @wsapi.get("/workshops/<wid>/results.json")
 @trainer_required
 def api_results_json(wid):
-    return Response(json.dumps({"workshop": workshops().get(wid), "results": services().reports.results(wid)},
-                               ensure_ascii=False, indent=1), mimetype="application/json")
+    reports = services().reports
+    return Response(json.dumps({"workshop": workshops().get(wid), "results": reports.results(wid),
+                                "room": reports.room(wid)}, ensure_ascii=False, indent=1),
+                    mimetype="application/json")
+
+
+@wsapi.get("/workshops/<wid>/room.csv")
+@trainer_required
+def api_room_csv(wid):
+    """The room's figures, one row per step (docs/workshops.md, "The room")."""
+    return Response(services().reports.room_csv(wid), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=workshop-{wid}-room.csv"})

@@ -1,5 +1,6 @@
 """What a trainer reads of a workshop: the dashboard's roster (where each learner is, how
-long they have been there, whether they look stuck) and the results export (CSV and JSON)."""
+long they have been there, whether they look stuck), the room's figures per step (room.py:
+the chart above the roster) and the results export (CSV and JSON, room.csv)."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +9,7 @@ import time
 
 from ..i18n import msg
 from . import Workshops
+from .room import room_csv, room_figures
 
 
 class Reports:
@@ -20,11 +22,13 @@ class Reports:
         workshop = self.workshops.get(wid)
         people = self.workshops.people(wid)
         learners = [p["learner"] for p in people]
+        attempts = self.workshops.store.attempts(learners)
+        progress_rows = self.workshops.store.all_progress(learners)
         tries: dict[str, list[dict]] = {}
-        for attempt in self.workshops.store.attempts(learners):
+        for attempt in attempts:
             tries.setdefault(attempt["learner"], []).append(attempt)
         progress: dict[tuple[str, str], dict[str, dict]] = {}
-        for row in self.workshops.store.all_progress(learners):
+        for row in progress_rows:
             progress.setdefault((row["learner"], row["lesson"]), {})[row["step"]] = row
 
         def statuses(learner):
@@ -63,7 +67,19 @@ class Reports:
                 "last_failed": (on_step[-1]["failed_checks"].splitlines() if on_step and not on_step[-1]["passed"] else []),
                 "stuck": stuck, "sandbox": status["state"],
             })
-        return {"workshop": workshop, "learners": rows, "now": now}
+        seats = {seat.learner: seat for seat in self.workshops.lifecycle.seats.all()}
+        verdicts = {learner: seats[learner].last_verdict for learner in learners if learner in seats}
+        room = room_figures(workshop, [self.workshops.lesson(slug) for slug in workshop["lessons"]], people, rows,
+                            attempts, progress_rows, verdicts, now)
+        return {"workshop": workshop, "learners": rows, "now": now, "room": room}
+
+    def room(self, wid: str) -> dict:
+        """The room's figures per step (room.py), as the dashboard's chart shows them."""
+        return self.roster(wid)["room"]
+
+    def room_csv(self, wid: str) -> str:
+        """The room's figures, one row per step (room.ROOM_CSV_FIELDS)."""
+        return room_csv(self.room(wid), _csv_safe)
 
     def results(self, wid: str) -> list[dict]:
         """One row per learner, lesson and step: the export (CSV and JSON)."""
