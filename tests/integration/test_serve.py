@@ -177,7 +177,9 @@ def test_a_slowloris_flood_neither_holds_threads_nor_stops_a_learner(serve):
     took = time.monotonic() - started
     threads = server.threads()
     assert page.status_code == 200
-    assert took < 3, f"a learner's page took {took:.1f} s during the flood"
+    # a server the flood blocked would answer only once the flood ends (14 s) or never; the
+    # bound leaves room for a host busy with other tests' sandboxes (make test runs two workers)
+    assert took < 8, f"a learner's page took {took:.1f} s during the flood"
     assert threads < base_threads + 40, f"the flood holds threads: {base_threads} before, {threads} during"
     flood.join(30)
     # Slow heads are cut off (408) after the server's 10 s, not held.
@@ -205,7 +207,7 @@ def test_websockets_past_the_bound_are_refused_and_requests_keep_their_threads(s
         started = time.monotonic()
         pages = [requests.get(f"{server.url}/lessons/{SLUG}?lang=en", timeout=20) for _ in range(5)]
         assert [p.status_code for p in pages] == [200] * 5
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 10  # held threads would make them wait out their 20 s timeout
         threads = server.threads()
         assert threads <= base_threads + 8 * 3 + 16, f"{threads} threads for 8 WebSockets"
     finally:
