@@ -41,7 +41,7 @@ class Overloaded(LabFull):
     def __init__(self, load: float):
         LabError.__init__(self, msg(
             "the lab's host is too busy right now to start another sandbox without slowing everyone else's (its "
-            "load is {load} per core); try again in a minute", load=f"{load:.1f}"))
+            "load is {load} per core); try again in a minute", load=round(load, 1)))
         self.minutes = 1
 
 
