@@ -53,6 +53,7 @@ bench: images
 	$(BIN)/python bench/stream_latency.py
 	$(BIN)/python bench/concurrent_learners.py
 	$(BIN)/python bench/pool.py
+	$(BIN)/python bench/workshop.py -n 3 --scale 0.25
 
 clean-sandboxes: venv
 	$(BIN)/labapp sandbox down --all
