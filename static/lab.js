@@ -47,15 +47,32 @@
     write(ev.timed_out ? "(stopped: out of time)\n" : `(exit ${ev.exit_code})\n`, ev.exit_code === 0 ? "exit ok" : "exit failed");
   });
   socket.on("done", () => setBusy(false));
+  // A check still converging when the lab is slow: the server checks again (an uncertain
+  // check is no verdict on the learner's answer, and is never shown as wrong).
+  socket.on("checking", ev => {
+    const box = document.querySelector(`#step-${CSS.escape(ev.step)} .verdict`);
+    box.innerHTML = "";
+    const note = document.createElement("p");
+    note.className = "slow";
+    note.textContent = ev.message;
+    box.appendChild(note);
+  });
   socket.on("verdict", ev => {
     const box = document.querySelector(`#step-${CSS.escape(ev.step)} .verdict`);
     box.innerHTML = "";
+    if (ev.uncertain) {
+      const note = document.createElement("p");
+      note.className = "slow";
+      note.textContent = ev.message;
+      box.appendChild(note);
+    }
     // What the failed checks are about, without their asides ("(it has bridge, host, ...)").
-    lastFailure = ev.checks.filter(c => !c.passed).map(c => c.reason.replace(/\([^)]*\)/g, "")).join(" ");
+    lastFailure = ev.checks.filter(c => !c.passed && !c.uncertain).map(c => c.reason.replace(/\([^)]*\)/g, "")).join(" ");
+    failedChecks = ev.checks.filter(c => !c.passed && !c.uncertain);  // the diagram marks their subjects
     const list = document.createElement("ul");
     const shown = new Map();  // one line per distinct verdict: "nothing has run yet" once, not per check
     ev.checks.forEach(c => {
-      const key = (c.passed ? "✓ " : "✗ ") + c.reason;
+      const key = (c.passed ? "✓ " : c.uncertain ? "… " : "✗ ") + c.reason;
       if (shown.has(key)) {
         const li = shown.get(key);
         li.dataset.count = String(Number(li.dataset.count) + 1);
@@ -63,7 +80,7 @@
         return;
       }
       const li = document.createElement("li");
-      li.className = c.passed ? "pass" : "fail";
+      li.className = c.passed ? "pass" : c.uncertain ? "slow" : "fail";
       li.dataset.count = "1";
       li.textContent = key;
       shown.set(key, li);
@@ -77,6 +94,7 @@
   // The network map: nodes with their tasks and containers, the networks' traits. Names a
   // failed check mentions are marked, so "alpine1 ... test-cluster-net2" shows at a glance.
   let lastFailure = "";
+  let failedChecks = [];
   function focus(node, name) {
     const escaped = (name || "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     if (name && new RegExp(`(^|[^\\w.-])${escaped}([^\\w.-]|$)`).test(lastFailure)) node.classList.add("focus");
@@ -117,6 +135,8 @@
         .forEach(v => tr.appendChild(el("td", "", v)));
       rows.appendChild(tr);
     });
+    // The same map as a diagram, after the text (static/netmap.js).
+    window.labapp.netmap.draw(document.getElementById("map-diagram"), map, failedChecks);
   });
 
   // Workshop messages and the sandbox's lifetime: shown in a banner that screen readers announce.
@@ -143,6 +163,7 @@
     status.textContent = ev.reason;
     lab.dataset.sandbox = "expired";
     document.getElementById("map-nodes").innerHTML = "";  // that swarm is gone
+    window.labapp.netmap.clear(document.getElementById("map-diagram"));
     document.querySelector("#map-networks tbody").innerHTML = "";
   });
   socket.on("refused", ev => {
