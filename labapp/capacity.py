@@ -20,12 +20,14 @@ class Capacity:
     per_sandbox: int  # planned bytes per sandbox
     per_core: float
     override: int = 0  # LABAPP_MAX_SANDBOXES, when set
+    engines: int = 1  # the engines summed (LABAPP_ENGINES; sandbox/multi.py)
 
     def explain(self) -> str:
         if self.override:
             return f"this lab holds {self.sandboxes} sandboxes at once (LABAPP_MAX_SANDBOXES)"
         gib = 1024**3
-        return (f"this host holds {self.sandboxes} sandboxes at once: by memory "
+        where = "this host holds" if self.engines == 1 else f"these {self.engines} engines hold"
+        return (f"{where} {self.sandboxes} sandboxes at once: by memory "
                 f"{USABLE_MEMORY * self.memory / gib:.1f} GiB usable / {self.per_sandbox / 1024**2:.0f} MiB "
                 f"per sandbox = {self.by_memory}; by CPU {self.cores} cores x {self.per_core:g} per core "
                 f"= {self.by_cpu}")

@@ -64,6 +64,8 @@ class Settings:
     debian_suite: str = "bookworm"
     debian_mirror: str = ""
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "labapp")
+    engines: str = ""  # several engines (docs/scale.md): unix:///..., tcp://host:2376, ssh://user@host; empty: DOCKER_HOST
+    engine_tls_dir: str = ""  # ca.pem, cert.pem, key.pem for tcp:// engines (or one folder per host inside)
     # --- the app instance (docs/web.md, docs/workshops.md)
     data_dir: str = os.path.join(ROOT, ".labapp")  # the database, the session secret, the instance id
     database_url: str = ""  # any SQLAlchemy URL; default: SQLite in the data directory

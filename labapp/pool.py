@@ -83,6 +83,18 @@ class WarmPool:
             self._ready.setdefault(kind, []).append(sandbox)
             self._cond.notify_all()
 
+    def drop(self, which: Callable[[Sandbox], bool]) -> list[Sandbox]:
+        """Take the ready sandboxes WHICH picks out of the pool (their engine went away) and
+        remove them; the filler makes others."""
+        with self._cond:
+            dropped = [s for ready in self._ready.values() for s in ready if which(s)]
+            for kind, ready in self._ready.items():
+                self._ready[kind] = [s for s in ready if not which(s)]
+            self._cond.notify_all()
+        for sandbox in dropped:
+            self._destroy(sandbox)
+        return dropped
+
     def count(self) -> int:
         with self._cond:
             return sum(len(v) for v in self._ready.values()) + (1 if self._filling else 0)

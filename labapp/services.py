@@ -19,7 +19,8 @@ from .lab import Admission, Commands, Expiry, LabEvents, LabMetrics, Lifecycle, 
 from .lab.queue import CreationQueue
 from .lesson.catalog import Catalog, load_catalog
 from .pool import WarmPool
-from .sandbox.backend import Backend, SwarmBackend
+from .sandbox.backend import Backend
+from .sandbox.multi import MultiBackend, make_backend, tell_learners
 from .store import Store
 from .workshop import Workshops
 from .workshop.reports import Reports
@@ -43,11 +44,13 @@ class KernelProbe:
     def __call__(self) -> dict:
         with self._lock:
             if self._answer is None:
-                from .engine import connect
+                from .engine import connect, engine_addresses
                 from .sandbox.images import node_image_ref
                 from .sandbox.probe import probe_kernel
 
-                self._answer = probe_kernel(connect(), node_image_ref(self.settings)).as_dict()
+                first = (engine_addresses(self.settings.engines) or [None])[0]  # several engines: the first's kernel
+                client = connect(base_url=first, tls_dir=self.settings.engine_tls_dir)
+                self._answer = probe_kernel(client, node_image_ref(self.settings)).as_dict()
             return dict(self._answer)
 
 
@@ -79,6 +82,8 @@ class Services:
         except LabappError as exc:
             found = {"error": str(exc)}
         self.pool.start()
+        if isinstance(self.backend, MultiBackend):
+            self.backend.watch()  # engines that stop answering: marked down, their learners told
         Reaper(self, every=min(15.0, self.expiry.idle_seconds / 4)).start()
         return found
 
@@ -103,8 +108,10 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     from the host; None: no limit) may be given: tests give a fake backend and no capacity."""
     store = Store(settings.database)
     catalog = catalog or load_catalog()
-    backend = backend or SwarmBackend(settings, instance_id(settings.data_dir))
-    if capacity is True:
+    backend = backend or make_backend(settings, instance_id(settings.data_dir))
+    if capacity is True and isinstance(backend, MultiBackend):
+        capacity = backend.capacity(override=settings.max_sandboxes)  # the sum over the engines
+    elif capacity is True:
         capacity = host_capacity(settings, override=settings.max_sandboxes)
     elif capacity is None and settings.max_sandboxes:
         capacity = host_capacity(settings, override=settings.max_sandboxes)
@@ -123,6 +130,8 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     lifecycle = Lifecycle(seats, admission, backend, store, KernelProbe(settings, kernel), metrics, events,
                           pool=pool, on_release=terminals.close, check_patience=settings.check_patience, queue=queue)
     workshops = Workshops(store, lifecycle, pool, events, metrics, catalog.version, capacity)
+    if isinstance(backend, MultiBackend):
+        tell_learners(backend, lifecycle, admission, settings.max_sandboxes)
     return Services(
         settings=settings, store=store, catalog=catalog, kernel=lifecycle.kernel, backend=backend,
         events=events, metrics=metrics, seats=seats, admission=admission, lifecycle=lifecycle,

@@ -16,37 +16,103 @@ def engine_client(timeout: float | None = 60):
 
 
 def cmd_doctor(args) -> int:
+    from ..engine import engine_addresses
     from ..sandbox.probe import doctor
 
-    report = doctor(Settings.from_env())
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        engine = report["engine"]
-        if engine["reachable"]:
-            print(f"engine:  Docker {engine['version']} (API {engine['api_version']}) at {engine['address']}, "
-                  f"cgroup v{engine['cgroup_version']}, "
-                  f"nodes {_MODES.get(engine.get('node_mode'), 'cannot start (see below)')}")
+    settings = Settings.from_env()
+    addresses = engine_addresses(settings.engines)
+    if not addresses:
+        report = doctor(settings)
+        if args.json:
+            print(json.dumps(report, indent=2))
         else:
-            print(f"engine:  not reachable at {engine['address']}")
-        images = report["images"]
-        print(f"images:  {'all built' if images['present'] else 'missing: ' + ', '.join(images['missing'] or images['names'])}")
-        kernel, detail = report["kernel"], report["kernel_detail"]
-        for key, what in (("vxlan", "overlay networks"), ("ipvs", "service VIPs and the ingress mesh"),
-                          ("esp", "encrypted overlays")):
-            value = kernel[key]
-            mark = "yes" if value else ("no " if value is False else "?  ")
-            reason = "" if value or key not in detail else f" ({detail[key]})"
-            print(f"kernel:  {key:<5} {mark} {what}{reason}")
-        missing = report["walls"]["missing"]
-        if missing is not None:
-            print("walls:   " + ("all in place (see docs/security.md)" if not missing else
-                                 f"{len(missing)} missing: nodes here are NOT safe to hand to strangers"))
-            for what in missing:
-                print(f"walls:   missing: {what}")
-        for problem in report["problems"]:
-            print(f"problem: {problem}")
-    return 0 if report["engine"]["reachable"] and report["images"]["present"] else 1
+            _print_doctor(report)
+        return 0 if report["engine"]["reachable"] and report["images"]["present"] else 1
+    # Several engines (LABAPP_ENGINES, docs/scale.md): each engine's report, then the lab's.
+    reports = [_engine_report(settings, address) for address in addresses]
+    total = sum(r["capacity"] or 0 for r in reports if r["engine"]["reachable"])
+    lab = {"engines": reports, "capacity": total, "bridge_wall": _bridge_wall(addresses)}
+    if args.json:
+        print(json.dumps(lab, indent=2))
+    else:
+        for number, report in enumerate(reports, start=1):
+            engine = report["engine"]
+            state = "up" if engine["reachable"] else "DOWN"
+            held = report["sandboxes"]
+            print(f"== engine {number}: {engine['address']} ({state})" + (
+                f", holds {held['all']} sandboxes ({held['mine']} of this instance), room for "
+                f"{report['capacity']}" if engine["reachable"] else ""))
+            _print_doctor(report)
+        wall = lab["bridge_wall"]
+        print(f"lab:     {len(addresses)} engines, room for {total} sandboxes at once (the engines that answer)")
+        if wall is not None:
+            print(f"walls:   missing: labapp's bridge rules (sandbox/hostwall.py): {wall}; the lab refuses to "
+                  "serve several engines on this machine without them")
+    good = all(r["engine"]["reachable"] and r["images"]["present"] for r in reports) and lab["bridge_wall"] is None
+    return 0 if good else 1
+
+
+def _engine_report(settings, address: str) -> dict:
+    """doctor() for one engine of several, with its capacity and the sandboxes on it."""
+    from ..engine import connect
+    from ..sandbox import SwarmSandbox
+    from ..sandbox.base import LABEL_OWNER
+    from ..sandbox.multi import engine_capacity
+    from ..sandbox.probe import doctor
+    from ..services import instance_id
+
+    report = doctor(settings, base_url=address)
+    report["capacity"], report["sandboxes"] = None, {"all": 0, "mine": 0}
+    if report["engine"]["reachable"]:
+        try:
+            client = connect(timeout=30, base_url=address, tls_dir=settings.engine_tls_dir)
+            report["capacity"] = engine_capacity(client, settings).sandboxes
+            found = SwarmSandbox.list(client)
+            me = instance_id(settings.data_dir)
+            report["sandboxes"] = {"all": len(found), "mine": sum(
+                1 for sb in found if (sb.get("labels") or {}).get(LABEL_OWNER) == me)}
+            client.close()
+        except LabappError as exc:
+            report["problems"].append(str(exc))
+    if report["images"]["missing"]:
+        report["problems"].append(f"this engine lacks {', '.join(report['images']['missing'])}: 'labapp images "
+                                  "build' copies them from an engine that has them (docker save | docker load)")
+    return report
+
+
+def _bridge_wall(addresses) -> str | None:
+    if not any(a.startswith("unix://") for a in addresses):
+        return None
+    from ..sandbox.hostwall import bridge_wall_status
+
+    return bridge_wall_status()
+
+
+def _print_doctor(report: dict) -> None:
+    engine = report["engine"]
+    if engine["reachable"]:
+        print(f"engine:  Docker {engine['version']} (API {engine['api_version']}) at {engine['address']}, "
+              f"cgroup v{engine['cgroup_version']}, "
+              f"nodes {_MODES.get(engine.get('node_mode'), 'cannot start (see below)')}")
+    else:
+        print(f"engine:  not reachable at {engine['address']}")
+    images = report["images"]
+    print(f"images:  {'all built' if images['present'] else 'missing: ' + ', '.join(images['missing'] or images['names'])}")
+    kernel, detail = report["kernel"], report["kernel_detail"]
+    for key, what in (("vxlan", "overlay networks"), ("ipvs", "service VIPs and the ingress mesh"),
+                      ("esp", "encrypted overlays")):
+        value = kernel[key]
+        mark = "yes" if value else ("no " if value is False else "?  ")
+        reason = "" if value or key not in detail else f" ({detail[key]})"
+        print(f"kernel:  {key:<5} {mark} {what}{reason}")
+    missing = report["walls"]["missing"]
+    if missing is not None:
+        print("walls:   " + ("all in place (see docs/security.md)" if not missing else
+                             f"{len(missing)} missing: nodes here are NOT safe to hand to strangers"))
+        for what in missing:
+            print(f"walls:   missing: {what}")
+    for problem in report["problems"]:
+        print(f"problem: {problem}")
 
 
 _MODES = {"hardened": "hardened (each node's root is an unprivileged user of the host)",
@@ -55,21 +121,47 @@ _MODES = {"hardened": "hardened (each node's root is an unprivileged user of the
 
 
 def cmd_images_build(args) -> int:
-    from ..sandbox.images import build_images
+    from ..engine import connect, engine_addresses
+    from ..sandbox.images import build_images, missing_images
+    from ..sandbox.multi import copy_images
 
-    client = engine_client(timeout=600)
-    build_images(client, Settings.from_env(), say=lambda m: print(f"labapp: {m}", flush=True), force=args.force)
+    settings = Settings.from_env()
+    say = lambda m: print(f"labapp: {m}", flush=True)  # noqa: E731
+    addresses = engine_addresses(settings.engines)
+    if not addresses:
+        build_images(engine_client(timeout=600), settings, say=say, force=args.force)
+        return 0
+    # Several engines: build on the first, then copy (docker save | docker load, seconds)
+    # to each engine that lacks an image; with --force, build on every engine.
+    clients = [connect(timeout=600, base_url=a, tls_dir=settings.engine_tls_dir) for a in addresses]
+    say(f"engine {addresses[0]}")
+    build_images(clients[0], settings, say=say, force=args.force)
+    for address, client in zip(addresses[1:], clients[1:]):
+        if args.force:
+            say(f"engine {address}")
+            build_images(client, settings, say=say, force=True)
+            continue
+        missing = missing_images(client, settings)
+        if missing:
+            say(f"engine {address} lacks {len(missing)} images: copying them from {addresses[0]}")
+            copy_images(clients[0], client, missing, say=say)
     return 0
 
 
 def cmd_images_ls(args) -> int:
+    from ..engine import connect, engine_addresses
     from ..sandbox.images import all_image_refs, missing_images
 
     settings = Settings.from_env()
-    missing = set(missing_images(engine_client(), settings))
-    for ref in all_image_refs(settings):
-        print(f"{'missing' if ref in missing else 'built  '}  {ref}")
-    return 1 if missing else 0
+    addresses = engine_addresses(settings.engines) or [None]
+    lacking = False
+    for address in addresses:
+        client = engine_client() if address is None else connect(base_url=address, tls_dir=settings.engine_tls_dir)
+        missing = set(missing_images(client, settings))
+        lacking = lacking or bool(missing)
+        for ref in all_image_refs(settings):
+            print(f"{'missing' if ref in missing else 'built  '}  {ref}" + (f"  ({address})" if address else ""))
+    return 1 if lacking else 0
 
 
 def cmd_sandbox_up(args) -> int:

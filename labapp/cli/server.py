@@ -90,24 +90,33 @@ def _check_walls(settings: Settings) -> None:
     from ..sandbox.images import node_image_ref, require_images
     from ..sandbox.probe import node_security
 
+    from ..engine import connect, engine_addresses
+
+    for address in engine_addresses(settings.engines) or [None]:  # each engine of several (LABAPP_ENGINES)
+        _check_engine_walls(settings, address, require_images, node_security, node_image_ref, connect)
+
+
+def _check_engine_walls(settings, address, require_images, node_security, node_image_ref, connect) -> None:
     allowed = settings.allow_weak_nodes
+    where = "here" if address is None else f"on the engine {address}"
     try:
-        client = engine_client()
+        client = engine_client() if address is None else connect(base_url=address, tls_dir=settings.engine_tls_dir)
         try:
             require_images(client, settings)
             recipe = node_security(client, node_image_ref(settings), settings)
         finally:
             client.close()
     except LabappError as exc:  # no engine or images yet: each sandbox's creation checks again
-        print(f"labapp: cannot tell yet whether nodes can be hardened here ({exc})", flush=True)
+        print(f"labapp: cannot tell yet whether nodes can be hardened {where} ({exc})", flush=True)
         return
     if not recipe.weak:
         return
     if not allowed:
-        raise LabappError(f"nodes run with the {recipe.name} recipe here: {WEAK_NODES_RISK}",
+        raise LabappError(f"nodes run with the {recipe.name} recipe {where}: {WEAK_NODES_RISK}",
                           hint="'labapp doctor' says what is missing; to serve anyway, set "
                                "LABAPP_ALLOW_WEAK_NODES=1 or pass --allow-weak-nodes")
-    print(f"labapp: WARNING: nodes run with the {recipe.name} recipe: {WEAK_NODES_RISK} "
+    print(f"labapp: WARNING: nodes run with the {recipe.name} recipe{'' if address is None else ' ' + where}: "
+          f"{WEAK_NODES_RISK} "
           "(allowed by LABAPP_ALLOW_WEAK_NODES / --allow-weak-nodes)", flush=True)
 
 

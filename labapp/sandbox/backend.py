@@ -48,9 +48,13 @@ class Backend(abc.ABC):
 class SwarmBackend(Backend):
     """Real swarms (sandbox/swarm.py) on the host engine, owned by OWNER."""
 
-    def __init__(self, settings, owner: str):
+    def __init__(self, settings, owner: str, base_url: str | None = None, name: str = ""):
+        """BASE_URL: the engine (default: DOCKER_HOST or the default socket); NAME: its name in
+        the sandboxes' labapp.engine label, when the lab has several (sandbox/multi.py)."""
         self.settings = settings
         self.owner = owner
+        self.base_url = base_url
+        self.name = name
         self._client = None
         self._lock = threading.Lock()
 
@@ -60,21 +64,24 @@ class SwarmBackend(Backend):
 
         with self._lock:
             if self._client is None:
-                self._client = connect()
+                self._client = connect(base_url=self.base_url, tls_dir=self.settings.engine_tls_dir)
             return self._client
 
-    def create(self, lesson, on_progress, pooled=False):
+    def create(self, lesson, on_progress, pooled=False, avoid=None):
+        """AVOID(): subnets to keep clear of besides this engine's (other engines on this machine)."""
         from .swarm import SwarmSandbox
 
         self._refuse_weak_nodes()
         labels = {LABEL_OWNER: self.owner}
+        if self.name:
+            labels["labapp.engine"] = self.name
         limits = self.settings.limits()
         if pooled:
             labels[LABEL_POOL] = lesson.shape
             # Waiting swarms yield the CPU to working ones (weight only: idle CPU is theirs).
             limits = dataclasses.replace(limits, cpu_shares=POOL_CPU_SHARES)
         return SwarmSandbox.create(self.client, self.settings, nodes=lesson.nodes, managers=lesson.managers,
-                                   progress=on_progress, labels=labels, limits=limits)
+                                   progress=on_progress, labels=labels, limits=limits, avoid=avoid)
 
     def _refuse_weak_nodes(self) -> None:
         """Learners get hardened nodes, or none unless the operator allowed weak ones

@@ -165,7 +165,10 @@ def node_security(client: docker.DockerClient, image: str, settings: Settings) -
                     "this engine starts no node in any recipe (" + "; ".join(reasons) + ")",
                     hint="labapp needs an engine whose containers may make user namespaces, or add capabilities",
                 )
-            cached = {k: v for k, v in cached.items() if not k.endswith(image) or k == key}
+            # Forget this engine's older answers for this image (another kernel or version);
+            # keep other engines' (a lab of several engines shares this file) and other images'.
+            engine_id = f"{info.get('ID', '')}-"
+            cached = {k: v for k, v in cached.items() if not (k.startswith(engine_id) and k.endswith(image)) or k == key}
             cached[key] = name
             _write_json(path, cached)
         _security_cache[key] = known[name]
@@ -220,13 +223,14 @@ def _write_json(path: str, data: dict) -> None:
         pass  # the cache only saves time; without it the mode is found again next time
 
 
-def doctor(settings: Settings) -> dict:
-    """The report of `labapp doctor`: engine, images, kernel. Never raises for a down engine."""
+def doctor(settings: Settings, base_url: str | None = None) -> dict:
+    """The report of `labapp doctor`: engine, images, kernel. Never raises for a down engine.
+    BASE_URL: one engine of several (LABAPP_ENGINES); default: DOCKER_HOST's."""
     from ..engine import connect
     from .images import all_image_refs, missing_images, node_image_ref
 
     report: dict = {
-        "engine": {"reachable": False, "address": engine_address()},
+        "engine": {"reachable": False, "address": base_url or engine_address()},
         "images": {"present": False, "names": all_image_refs(settings), "missing": None},
         "kernel": {"ipvs": None, "esp": None, "vxlan": None},
         "kernel_detail": {},
@@ -234,7 +238,7 @@ def doctor(settings: Settings) -> dict:
         "problems": [],
     }
     try:
-        client = connect(timeout=30)
+        client = connect(timeout=30, base_url=base_url, tls_dir=settings.engine_tls_dir)
     except LabappError as exc:
         report["problems"].append(str(exc))
         return report
@@ -265,7 +269,8 @@ def doctor(settings: Settings) -> dict:
                 report["problems"].append(str(exc))
             from .hostwall import host_wall_status
 
-            wall = host_wall_status()
+            wall = host_wall_status() if base_url is None or base_url.startswith("unix://") else (
+                f"the engine is not on this machine ({base_url}): install the rule on the engine's host")
             report["walls"]["host_input"] = wall is None
             if wall is not None:
                 report["walls"]["missing"] = [*(report["walls"]["missing"] or []),

@@ -78,8 +78,10 @@ class SwarmSandbox(Sandbox):
     def create(cls, client: docker.DockerClient, settings: Settings | None = None, *,
                nodes: int = 3, managers: int = 1, limits: NodeLimits | None = None,
                progress: Progress | None = None, sandbox_id: str | None = None,
-               labels: dict[str, str] | None = None) -> "SwarmSandbox":
+               labels: dict[str, str] | None = None,
+               avoid: Callable[[], Sequence[str]] | None = None) -> "SwarmSandbox":
         """Make a ready swarm: nodes up, lesson images loaded, swarm formed, all nodes Ready.
+        AVOID(): subnets to keep clear of besides the engine's own (other engines' here).
 
         On any failure everything made so far is removed and SandboxCreateError says
         which node and what the engine said.
@@ -97,7 +99,7 @@ class SwarmSandbox(Sandbox):
         sandbox = cls(client, sid, [], created, recipe.name)
         try:
             say("network")
-            network, subnet = _create_network(client, settings, sid, labels)
+            network, subnet = _create_network(client, settings, sid, labels, avoid)
             hosts = subnet.hosts()
             next(hosts)  # the gateway
             sandbox.nodes = tuple(
@@ -274,7 +276,7 @@ def used_subnets(client) -> list[str]:
             for cfg in ((net.get("IPAM") or {}).get("Config") or []) if cfg.get("Subnet")]
 
 
-def _create_network(client, settings: Settings, sid: str, labels: dict):
+def _create_network(client, settings: Settings, sid: str, labels: dict, avoid=None):
     """The sandbox's private network: internal (no way out), a subnet of its own, its
     bridge named after it (labapp-<id>), so that the host's wall can name every sandbox's
     bridge at once (sandbox/hostwall.py)."""
@@ -284,7 +286,8 @@ def _create_network(client, settings: Settings, sid: str, labels: dict):
     prefix = int(settings.subnet_prefix)
     for _attempt in range(5):
         with _alloc_lock:
-            subnet = choose_subnet(settings.subnet_pool, prefix, used_subnets(client))
+            subnet = choose_subnet(settings.subnet_pool, prefix,
+                                   used_subnets(client) + list(avoid() if avoid else []))
             pool = docker.types.IPAMPool(subnet=str(subnet))
             try:
                 net = client.api.create_network(
