@@ -625,7 +625,7 @@ LEGIT: list[str] = [
     'docker network inspect --verbose inside-net | jq \'.[0].Services | map_values({VIP, Tasks: (.Tasks | map({Name, EndpointIP, Host: .Info["Host IP"]}))})\'',
     # lessons/overlay-attachable.{en,ko}.md (issue 12)
     "docker network inspect docker_gwbridge | jq '.[0].Containers | map(.Name)'",
-    "docker service create --name probe --network test-cluster-net2 --update-monitor 1s alpine sh -c 'while :; do if timeout 5 wget -qO /dev/null http://my-nginx/; then echo ok; else echo FAIL; fi; sleep 0.2; done'",
+    "docker service create --name probe --network test-cluster-net2 --update-monitor 1s alpine sh -c 'while :; do if timeout 15 wget -qO /dev/null http://my-nginx/; then echo ok; else echo FAIL; fi; sleep 0.2; done'",
     'docker service logs --raw probe | grep -c ok',
     'docker service logs --raw probe | grep FAIL | wc -l',
     'docker service rm probe',
