@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import SandboxCreateError
 from ..i18n import msg
 from ..lesson.model import Lesson, Step
 from ..runner import Runner
@@ -109,9 +110,21 @@ class Lifecycle:
             on_progress(msg("ready (from the warm pool)"))
             return sandbox
         if self.queue is None:
-            return self.backend.create(lesson, on_progress)
+            return self._make(lesson, on_progress)
         with self.queue.turn(on_progress):
             self._refuse_if_closed()
+            return self._make(lesson, on_progress)
+
+    def _make(self, lesson: Lesson, on_progress: Progress) -> Sandbox:
+        """A new sandbox from the backend, tried twice: on a loaded host a node's engine may
+        fail to start once ("OCI runtime exec failed", measured with 20 learners working on
+        2 cores); the failed one is removed by the backend, and the learner is told."""
+        try:
+            return self.backend.create(lesson, on_progress)
+        except SandboxCreateError as exc:
+            self._refuse_if_closed()
+            self.metrics.create_retries.inc()
+            on_progress(msg("the sandbox could not start ({why}); trying once more", why=str(exc)))
             return self.backend.create(lesson, on_progress)
 
     def _refuse_if_closed(self) -> None:

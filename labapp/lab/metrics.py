@@ -26,6 +26,8 @@ class LabMetrics:
                             registry=r)
         self.capacity = Gauge("labapp_sandbox_capacity", "The most sandboxes this host holds at once (0: no limit).",
                               registry=r)
+        self.create_retries = Counter("labapp_sandbox_create_retries", "Sandboxes made a second time after the "
+                                      "first try failed.", registry=r)
         self.queued = Gauge("labapp_sandboxes_queued", "Learners waiting for their turn to have a sandbox made.",
                             registry=r)
         self.workshops_open = Gauge("labapp_workshops_open", "Workshops not yet ended.", registry=r)

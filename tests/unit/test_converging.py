@@ -329,3 +329,29 @@ def test_an_overloaded_host_refuses_new_self_paced_sandboxes_before_verdicts_deg
     admission.check("ann", replacing=False)
     load[0] = 9.0
     Admission(Seats(), overload=0, load_per_core=lambda: load[0]).check("ann", replacing=False)  # 0: off
+
+
+def test_a_sandbox_that_fails_to_start_once_is_made_again(tmp_path):
+    from labapp.errors import SandboxCreateError
+
+    lesson, problems = parse_lesson(LESSON, "t.en.md")
+    tries = []
+
+    def flaky(lesson, progress):
+        tries.append(1)
+        if len(tries) == 1:
+            raise SandboxCreateError("node manager1 of sandbox x could not start its engine: OCI runtime exec failed")
+        return FakeSandbox(FakeEngine(), nodes=("manager1",))
+    made = services(tmp_path, FactoryBackend(flaky), lesson)
+    stages = []
+    sandbox = made.lifecycle.ensure("ann", lesson, stages.append)
+    assert sandbox is not None and len(tries) == 2
+    assert any(str(s).startswith("the sandbox could not start (node manager1") and str(s).endswith(
+        "; trying once more") for s in stages)
+
+    def broken(lesson, progress):
+        raise SandboxCreateError("no free /28 subnet left in 172.29.0.0/16")
+    other = services(tmp_path / "b", FactoryBackend(broken), lesson)
+    with pytest.raises(SandboxCreateError, match="no free /28 subnet"):
+        other.lifecycle.ensure("bob", lesson, lambda stage: None)
+    assert other.seats.get("bob").sandbox is None and not other.seats.get("bob").starting
