@@ -5,6 +5,7 @@ node's own busybox (CheckContext.in_container_netns), never a program of the con
 from __future__ import annotations
 
 import re
+import time
 
 import docker.errors
 
@@ -13,6 +14,9 @@ from ..errors import LabappError
 from ..i18n import msg
 from .base import _BOOL, _INT, _STR, Param, _is_address, check, lookup_line, towards
 from .state import _service, converging
+
+
+SETTLED_RETRIES = 2  # probes again of a converged target that did not answer
 
 
 def _nslookup_answers(stdout: str) -> list[str]:
@@ -66,27 +70,32 @@ def _network_ids(container) -> set[str]:
     return {(s or {}).get("NetworkID") for n, s in networks.items() if n not in ("bridge", "host", "none")} - {None, ""}
 
 
-def _should_serve(ctx, node: str, container: str, name: str) -> bool:
-    """Whether CONTAINER on NODE is attached to a network on which NAME lives (a network of
-    service NAME, or of a container named NAME on any node): then its embedded DNS and routes
-    will serve NAME once the swarm has converged, and a failure is "not yet", not "wrong"."""
+def _should_serve(ctx, node: str, container: str, name: str) -> tuple[bool, int]:
+    """(whether CONTAINER on NODE shares a network, by id, with NAME's tasks or container, so
+    that its embedded DNS and routes will serve NAME once the swarm has converged; how many
+    of service NAME's tasks are still starting). A service counts only with tasks running or
+    starting (one scaled to nothing serves no address), a container only while it runs: a
+    failure is then "not yet", not "wrong"."""
     try:
         mine = _network_ids(ctx.engine(node).containers.get(container))
     except docker.errors.NotFound:
-        return False
+        return False, 0
     if not mine:
-        return False
+        return False, 0
     svc = _service(ctx.engine(ctx.default_node()), name.removeprefix("tasks."))
     if svc is not None:
-        return bool(mine & {n["Target"] for n in svc.attrs["Spec"]["TaskTemplate"].get("Networks") or []})
+        shared = mine & {n["Target"] for n in svc.attrs["Spec"]["TaskTemplate"].get("Networks") or []}
+        starting, broken = converging(svc)
+        live = starting or any(t["Status"]["State"] == "running" for t in svc.tasks(filters={"desired-state": "running"}))
+        return bool(shared) and live and not broken, starting
     for other in ctx.sandbox.nodes:
         try:
             found = ctx.engine(other.name).containers.get(name)
         except (docker.errors.NotFound, docker.errors.APIError, LabappError, *CONNECTION_ERRORS):
             continue
-        if mine & _network_ids(found):
-            return True
-    return False
+        if found.status == "running" and mine & _network_ids(found):
+            return True, 0
+    return False, 0
 
 
 @check("resolves", "state", "name", container=Param(_STR, True), name=Param(_STR, True),
@@ -100,7 +109,7 @@ def _resolves(ctx, args):
     resolved = out.exit_code == 0 and bool(answers)
     want = args.get("expect", True)
     if not resolved:
-        if want and _should_serve(ctx, node, container, name):
+        if want and _should_serve(ctx, node, container, name)[0]:
             return None, msg("{name} does not resolve from {container} yet, although they share a network",
                              name=name, container=container)
         return not want, msg("{name} does not resolve from {container} (no network they share serves that name)",
@@ -143,16 +152,26 @@ def _reaches(ctx, args):
         # 1 s; once more before calling the target unreachable
         line = towards(target, "ping", '-c 1 -W 1 "$addr" || busybox ping -c 1 -W 1 "$addr"')
         what = target
-    out = ctx.in_container_netns(node, container, line, timeout=20)
-    reached = out.exit_code == 0
     want = args.get("expect", True)
-    if reached:
-        reason = msg("{container} reaches {target}", container=container, target=what)
-    else:
+    for attempt in range(1 + SETTLED_RETRIES):
+        out = ctx.in_container_netns(node, container, line, timeout=20)
+        reached = out.exit_code == 0
+        if reached:
+            return want, msg("{container} reaches {target}", container=container, target=what)
         detail = (out.stdout + out.stderr).strip().splitlines()
         reason = (msg("{container} cannot reach {target} ({detail})", container=container, target=what,
                       detail=detail[-1]) if detail
                   else msg("{container} cannot reach {target}", container=container, target=what))
-        if want and not _is_address(target) and _should_serve(ctx, node, container, target):
+        if not want or _is_address(target):
+            break
+        shared, starting = _should_serve(ctx, node, container, target)
+        if not shared:
+            break
+        if starting or "bad address" in (detail[-1] if detail else ""):
+            # tasks still starting, or the name not spread to this node's DNS yet: not yet
             return None, msg("{reason}, although they share a network", reason=reason)
-    return reached == want, reason
+        # Converged, and yet no answer: on a loaded host a probe may time out; asked again a
+        # few times, then it is wrong (a wrong port, a VIP without IPVS), never "uncertain".
+        if attempt < SETTLED_RETRIES:
+            time.sleep(1.0)
+    return (not want) if not reached else want, reason

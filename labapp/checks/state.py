@@ -68,13 +68,28 @@ STARTING = {"new", "pending", "assigned", "accepted", "ready", "preparing", "sta
 _BROKEN = {"failed", "rejected"}
 
 
+RESTARTS = 2  # failed tasks in one slot: a task that fails again after swarm replaced it
+
+
 def converging(svc) -> tuple[int, str | None]:
-    """(how many of SVC's tasks are still starting, or 1 while an update rolls; the error of a
-    task that failed, if the service's tasks fail: evidence that it will not converge)."""
+    """(how many of SVC's tasks are still starting, or 1 while an update rolls; the error that
+    says the service will not converge, if any: a slot whose newest task failed or was
+    rejected and is not replaced yet, a slot whose tasks failed RESTARTS times (swarm keeps
+    replacing them), or a task that no node can take). One failed task that swarm already
+    replaced is not evidence: on a loaded host a task may fail to start once."""
     tasks = svc.tasks()
-    for task in sorted(tasks, key=lambda t: t.get("UpdatedAt", ""), reverse=True):
-        if task["Status"]["State"] in _BROKEN:
-            return 0, task["Status"].get("Err") or task["Status"]["State"]
+    slots: dict[object, list[dict]] = {}
+    for task in tasks:
+        slots.setdefault(task.get("Slot") or task.get("NodeID") or task.get("ID"), []).append(task)
+    for slot in slots.values():
+        slot.sort(key=lambda t: t.get("UpdatedAt") or t.get("CreatedAt") or "")
+        failed = [t for t in slot if t["Status"]["State"] in _BROKEN]
+        newest = slot[-1]
+        if newest["Status"]["State"] in _BROKEN or len(failed) >= RESTARTS:
+            said = failed[-1]["Status"]
+            return 0, said.get("Err") or said["State"]
+        if newest["Status"]["State"] == "pending" and "no suitable node" in (newest["Status"].get("Err") or ""):
+            return 0, newest["Status"]["Err"]
     starting = sum(1 for t in tasks if t.get("DesiredState") == "running" and t["Status"]["State"] in STARTING)
     updating = (svc.attrs.get("UpdateStatus") or {}).get("State") in ("updating", "rollback_started")
     return max(starting, 1 if updating else 0), None
@@ -138,6 +153,10 @@ def _service_check(ctx, args):
                           wanted=args["endpoint_mode"])
     running = [t for t in svc.tasks(filters={"desired-state": "running"})
                if t["Status"]["State"] == "running"]
+    asked = (spec.get("Mode", {}).get("Replicated") or {}).get("Replicas")
+    if "replicas" in args and asked is not None and asked != args["replicas"]:
+        return False, msg("service {service} is set to {asked} replicas; it needs {wanted}", service=name, asked=asked,
+                          wanted=args["replicas"])
     if "replicas" in args and len(running) != args["replicas"]:
         starting, failed = converging(svc)
         if failed:

@@ -119,12 +119,15 @@ class MultiBackend(Backend):
                     self._mark_down(engine, str(exc))
                     return False
             with self._lock:
-                if not engine.up:
-                    came_back = True
-                    log.warning("engine %s answers again", engine.address)
+                came_back = not engine.up
+            if came_back:
+                # Cleared while it is still marked down, so that nothing is placed there in
+                # between (a sandbox being made would look left behind and be removed).
+                self._remove_left_behind(engine)
+                log.warning("engine %s answers again", engine.address)
+            with self._lock:
                 engine.down_since, engine.reason = None, ""
             if came_back:
-                self._remove_left_behind(engine)
                 self._tell(self.on_up, engine, [])
             return True
         self._mark_down(engine, "it does not answer")
@@ -510,9 +513,11 @@ def tell_learners(backend: MultiBackend, lifecycle, admission, override: int = 0
     sandbox was on it is told (naming the engine) and their seat freed (Reset or a reload
     places a fresh sandbox on an engine that answers, at their step); admission's capacity
     follows the engines that answer."""
+    limited = bool(admission.max_sandboxes)  # 0 is "no limit": never set it when no engine is up
+
     def capacity(engine, ids) -> None:
-        if admission.max_sandboxes:
-            admission.max_sandboxes = backend.capacity(override).sandboxes
+        if limited:
+            admission.max_sandboxes = max(1, backend.capacity(override).sandboxes)
 
     def down(engine: Engine, ids: list[str]) -> None:
         capacity(engine, ids)

@@ -11,6 +11,7 @@ import uuid
 from typing import Callable
 
 from ..capacity import Capacity
+from ..errors import LabappError
 from ..i18n import msg, said
 from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound, Seating
 from ..lesson.model import Lesson
@@ -209,9 +210,10 @@ class Workshops:
                     learner, {"type": "sandbox", "stage": stage}), fresh=True, upto=step)
                 notify(learner, {"type": "sandbox", "stage": "ready",
                                  "nodes": [{"name": n.name, "role": n.role} for n in sandbox.nodes]})
-            except LabError as exc:
+            except LabappError as exc:  # the lab's refusals, and a sandbox or engine that failed
                 notify(learner, {"type": "failure", "message": msg("the reset did not work: {why}", why=said(exc))})
-            self.on_change(wid)
+            finally:
+                self.on_change(wid)
         threading.Thread(target=work, daemon=True, name="labapp-reset").start()
         return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
 

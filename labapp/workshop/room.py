@@ -54,7 +54,7 @@ def room_figures(workshop: dict, lessons: list, people: list[dict], rows: list[d
     # failed attempts; the reason itself (a Message, said in the trainer's language)
     failed: dict[tuple, dict[tuple, set]] = {}
     tries: dict[tuple, dict[tuple, int]] = {}
-    told: dict[tuple, object] = {}
+    told: dict[tuple, dict[str, list]] = {}
     for a in attempts:
         if a["learner"] not in names:
             continue
@@ -64,8 +64,11 @@ def room_figures(workshop: dict, lessons: list, people: list[dict], rows: list[d
         elif a["at"] >= joined[a["learner"]]:  # what tripped them in this workshop
             for check in filter(None, (a["failed_checks"] or "").splitlines()):
                 reason = (a.get("reasons") or {}).get(check)
-                why = (check, str(reason) if reason is not None else "")
-                told.setdefault(why, reason)
+                # one row per check and kind of reason (its message id): "cannot reach my-nginx:80
+                # (nc: timed out)" and "(... refused)" are one mistake; the example shown is the
+                # reason most of its attempts were told
+                why = (check, getattr(reason, "msgid", str(reason)) if reason is not None else "")
+                told.setdefault(why, {}).setdefault(str(reason), [reason, 0])[1] += 1
                 failed.setdefault(key, {}).setdefault(why, set()).add(a["learner"])
                 tries.setdefault(key, {}).setdefault(why, 0)
                 tries[key][why] += 1
@@ -84,11 +87,17 @@ def room_figures(workshop: dict, lessons: list, people: list[dict], rows: list[d
             "title": step.title, "passed": passed, "working": working, "stuck": stuck,
             "not_reached": len(here) - passed - working - stuck,
             "reasons": [{"check": why[0], "learners": len(who), "attempts": tries[key][why],
-                         "reason": told[why] if told[why] is not None else said.get(key + (why[0],))}
+                         "reason": _most_told(told[why]) or said.get(key + (why[0],))}
                         for why, who in reasons],
             "time": _summary(times.get(key, []), names),
         })
     return {"learners": len(here), "now": now, "steps": steps}
+
+
+def _most_told(seen: dict[str, list]):
+    """The reason (a Message, kept) told most often among SEEN {text: [reason, times]}."""
+    reason, _ = max(seen.values(), key=lambda pair: pair[1])
+    return reason
 
 
 def _reasons(verdicts: dict[str, dict], on: dict) -> dict[tuple, str]:

@@ -79,7 +79,7 @@ def test_still_converging_at_the_deadline_is_uncertain_not_wrong():
 def test_evidence_of_a_wrong_answer_fails_at_once():
     broken = SimpleNamespace(name="web", id="svc-web", attrs={
         "Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"}}},
-        tasks=lambda filters=None: tasks(0, starting=5, failed=2))
+        tasks=lambda filters=None: tasks(0, starting=5, failed=2))  # (no slots: one slot that failed twice)
     started = time.monotonic()
     result = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[broken])))
     assert time.monotonic() - started < 0.5 and result.waited == 0
@@ -124,17 +124,65 @@ def test_a_name_no_shared_network_serves_fails_at_once():
                      FakeSandbox(engine, script=[(r"nslookup", NXDOMAIN)])).uncertain
 
 
-def test_an_unreachable_target_on_a_shared_network_is_not_yet_and_elsewhere_is_wrong():
-    nginx = Moving("my-nginx", running=5, wanted=5, networks=("test-cluster-net",))
+def test_an_unreachable_target_is_not_yet_only_while_the_swarm_moves_and_wrong_once_it_has_settled():
     timeout = fail(1, "", "nc: timed out")
-    near = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-test-cluster-net")])
-    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80},
-                   FakeSandbox(near, script=[(r"busybox nc", timeout)]), patience=1.0)
+    near = [attached("alpine1", "id-test-cluster-net")]
+    # tasks still starting: not yet (uncertain at the deadline)
+    starting = Moving("my-nginx", running=3, wanted=5, networks=("test-cluster-net",))
+    starting.tasks = lambda filters=None: tasks(3, starting=2)
+    box = FakeSandbox(FakeEngine(services=[starting], containers=near), script=[(r"busybox nc", timeout)])
+    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80}, box, patience=1.0)
     assert result.uncertain and "although they share a network" in result.reason
-    far = FakeEngine(services=[nginx], containers=[attached("alpine1", "id-test-net")])
-    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80},
-                   FakeSandbox(far, script=[(r"busybox nc", timeout)]), patience=1.0)
+    # every task running and still no answer (a wrong port, a VIP without IPVS): asked again
+    # a few times, then wrong, on evidence, never uncertain
+    settled = Moving("my-nginx", running=5, wanted=5, networks=("test-cluster-net",))
+    box = FakeSandbox(FakeEngine(services=[settled], containers=near), script=[(r"busybox nc", timeout)])
+    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80}, box)
+    assert not result.passed and not result.uncertain and result.waited == 0
+    assert sum(1 for _, line in box.ran if "busybox nc" in line) == 3
+    # a probe that timed out once on a loaded host, then answered: passed
+    answers = [timeout, ok()]
+    box = FakeSandbox(FakeEngine(services=[settled], containers=near),
+                      script=[(r"busybox nc", lambda node, line: answers.pop(0))])
+    assert check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80}, box).passed
+    # no shared network: wrong at once, probed once
+    far = FakeEngine(services=[settled], containers=[attached("alpine1", "id-test-net")])
+    box = FakeSandbox(far, script=[(r"busybox nc", timeout)])
+    result = check("reaches", {"container": "alpine1", "target": "my-nginx", "port": 80}, box, patience=1.0)
     assert not result.passed and not result.uncertain
+    assert sum(1 for _, line in box.ran if "busybox nc" in line) == 1
+
+
+def test_a_service_scaled_to_nothing_serves_no_name_and_fails_at_once():
+    empty = Moving("my-nginx", running=0, wanted=0, networks=("test-cluster-net",))
+    engine = FakeEngine(services=[empty], containers=[attached("alpine1", "id-test-cluster-net")])
+    result = check("resolves", {"container": "alpine1", "name": "my-nginx"},
+                   FakeSandbox(engine, script=[(r"nslookup", NXDOMAIN)]))
+    assert not result.passed and not result.uncertain and result.waited == 0
+
+
+def test_a_task_swarm_already_replaced_is_no_evidence_but_a_slot_failing_again_is():
+    def slotted(*states):
+        return [{"Slot": slot, "DesiredState": "running" if state != "failed" else "shutdown",
+                 "UpdatedAt": f"2026-11-27T05:00:{n:02d}Z", "Status": {"State": state, "Err": "exit 1" if state == "failed"
+                                                                  else ""}}
+                for n, (slot, state) in enumerate(states)]
+    spec = {"Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"},
+                     "Mode": {"Replicated": {"Replicas": 2}}}}
+    replaced = SimpleNamespace(name="web", id="svc-web", attrs=spec, tasks=lambda filters=None: slotted(
+        (1, "running"), (2, "failed"), (2, "starting")))
+    result = check("service", {"name": "web", "replicas": 2}, FakeSandbox(FakeEngine(services=[replaced])),
+                   patience=1.0)
+    assert result.uncertain  # the failed task of slot 2 was replaced: still starting, not wrong
+    looping = SimpleNamespace(name="web", id="svc-web", attrs=spec, tasks=lambda filters=None: slotted(
+        (1, "running"), (2, "failed"), (2, "failed"), (2, "starting")))
+    result = check("service", {"name": "web", "replicas": 2}, FakeSandbox(FakeEngine(services=[looping])))
+    assert not result.passed and not result.uncertain and "its tasks fail: exit 1" in result.reason
+    # the spec asks for another number of replicas: wrong at once, whatever is running
+    three = SimpleNamespace(name="web", id="svc-web", attrs={**spec, "Spec": {**spec["Spec"], "Mode": {
+        "Replicated": {"Replicas": 3}}}}, tasks=lambda filters=None: slotted((1, "running"), (2, "starting")))
+    result = check("service", {"name": "web", "replicas": 2}, FakeSandbox(FakeEngine(services=[three])))
+    assert not result.uncertain and result.reason == "service web is set to 3 replicas; it needs 2"
 
 
 def test_patience_stretches_with_the_hosts_load():

@@ -244,3 +244,20 @@ def test_off_by_default_one_engine_as_before():
     with pytest.raises(ConfigError, match="twice"):
         engine_addresses(f"{A},{A}")
     assert Settings.from_env({"LABAPP_ENGINES": f"{A},{B}"}).engines == f"{A},{B}"
+
+
+def test_with_every_engine_down_the_lab_keeps_a_limit_and_gets_its_capacity_back(tmp_path, lesson):
+    """0 is admission's 'no limit': every engine down must not lift the limit for good."""
+    backend, engines = multi({A: 1, B: 2})
+    lab = build_services(Settings(data_dir=str(tmp_path), pool_size=0), backend=backend, kernel={},
+                         capacity=backend.capacity(), catalog=Catalog({lesson.slug: {"en": lesson}}, []))
+    for address in (A, B):
+        engines[address].alive = False
+    for engine in backend.engines:
+        backend.look(engine)
+    until(lambda: lab.admission.max_sandboxes == 1)
+    for address in (A, B):
+        engines[address].alive = True
+    for engine in backend.engines:
+        backend.look(engine)
+    until(lambda: lab.admission.max_sandboxes == 3)

@@ -244,3 +244,19 @@ def test_the_store_keeps_the_reasons_a_learner_was_told(tmp_path):
     kept = first["reasons"]["container alpine1"]
     assert str(kept) == str(told) and kept.render("ko") == told.render("ko")
     assert second["reasons"] == {}
+
+
+def test_reasons_that_differ_only_in_their_details_are_one_row():
+    from labapp.i18n import msg
+
+    people = [person(who, who.title()) for who in ("ann", "bo", "cy")]
+
+    def cannot(detail):
+        return msg("{container} cannot reach {target} ({detail})", container="alpine1", target="my-nginx:80",
+                   detail=detail)
+    said = [("ann", cannot("nc: timed out")), ("bo", cannot("nc: timed out")), ("cy", cannot("Connection refused"))]
+    attempts = [dict(attempt(who, "swarm", T0 + 10 + i, ["reaches my-nginx"]), reasons={"reaches my-nginx": why})
+                for i, (who, why) in enumerate(said)]
+    reasons = by_step(figures(people, [row(w, "swarm") for w in ("ann", "bo", "cy")], attempts))["swarm"]["reasons"]
+    assert [(r["check"], r["learners"], r["attempts"]) for r in reasons] == [("reaches my-nginx", 3, 3)]
+    assert str(reasons[0]["reason"]) == "alpine1 cannot reach my-nginx:80 (nc: timed out)"  # the most told

@@ -548,3 +548,33 @@ def test_a_reset_on_a_full_lab_keeps_the_learners_sandbox(tmp_path):
     assert [e["args"][0]["message"] for e in heard if e["name"] == "failure"] == []
     assert ann.sandbox is not None and ann.sandbox is not before
     assert len(carol) == 1 and str(carol[0]).startswith("the lab is full")
+
+
+def test_a_trainer_reset_that_cannot_make_the_sandbox_tells_the_learner_and_the_dashboard(tmp_path):
+    from labapp.errors import SandboxCreateError
+    from .fakes import FakeEngine, FakeSandbox
+
+    made_boxes = []
+
+    def factory(lesson, progress):
+        if made_boxes:  # every sandbox after the first fails to start
+            raise SandboxCreateError("node manager1 of sandbox x could not start its engine")
+        made_boxes.append(FakeSandbox(FakeEngine(), nodes=lesson.node_names))
+        return made_boxes[-1]
+    app = make_app(tmp_path, factory=factory)
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    made = _make(trainer)
+    ann, _ = _learner(app, made["code"], "Ann")
+    assert ann.post(f"/api/lessons/{LESSON}/sandbox", json={}).status_code == 200
+    lab = app.extensions["labapp"].services
+    learner = trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"][0]["learner"]
+    told, changed = [], []
+    lab.events.notify = lambda who, event: told.append((who, event))
+    on_change = lab.workshops.on_change
+    lab.workshops.on_change = lambda wid: (changed.append(wid), on_change(wid))
+    lab.workshops.reset(made["id"], learner)
+    until(lambda: changed)
+    failures = [str(e["message"]) for who, e in told if who == learner and e["type"] == "failure"]
+    assert failures and failures[0].startswith("the reset did not work: node manager1 of sandbox x could not start")
+    assert not lab.seats.get(learner).starting
