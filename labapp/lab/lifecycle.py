@@ -75,12 +75,13 @@ class Lifecycle:
                 raise LabError(msg("a sandbox is already starting for this learner; wait for it"))
             self.admission.admit(learner, replacing=seat.sandbox is not None)
             old, seat.sandbox, seat.starting, seat.runs = seat.sandbox, None, True, {}
+            seat.unwanted = False
         asked = time.monotonic()
         try:
             if old is not None:
                 self.store.let_go(learner, old.id)
                 old.destroy()
-            sandbox = self._new_sandbox(lesson, on_progress)
+            sandbox = self._new_sandbox(lesson, on_progress, seat)
             try:
                 self._refuse_if_closed()
                 seat.prepared = set()
@@ -102,7 +103,7 @@ class Lifecycle:
         self.events.activity(learner)
         return sandbox
 
-    def _new_sandbox(self, lesson: Lesson, on_progress: Progress) -> Sandbox:
+    def _new_sandbox(self, lesson: Lesson, on_progress: Progress, seat: Seat | None = None) -> Sandbox:
         self._refuse_if_closed()
         sandbox = self.pool.take(lesson) if self.pool is not None else None
         if sandbox is not None:
@@ -113,6 +114,8 @@ class Lifecycle:
             return self._make(lesson, on_progress)
         with self.queue.turn(on_progress):
             self._refuse_if_closed()
+            if seat is not None and seat.unwanted:  # released (removed, the workshop ended) while waiting
+                raise LabError(msg("this sandbox is no longer wanted: it was released while it waited its turn"))
             return self._make(lesson, on_progress)
 
     def _make(self, lesson: Lesson, on_progress: Progress) -> Sandbox:
@@ -197,6 +200,8 @@ class Lifecycle:
         self.on_release(learner)
         with seat.lock:
             sandbox, seat.sandbox, seat.lesson, seat.runs = seat.sandbox, None, None, {}
+            if seat.starting:  # one still waiting in the queue is not made (one being made is released once made)
+                seat.unwanted = True
         if sandbox is not None:
             self.store.let_go(learner, sandbox.id)
             sandbox.destroy()

@@ -22,6 +22,7 @@ class Seat:
     sandbox: Sandbox | None = None
     lesson: str | None = None  # the slug the sandbox is for
     starting: bool = False
+    unwanted: bool = False  # released while starting: a sandbox still waiting its turn is not made
     runs: dict[str, dict[int, list[CommandRun]]] = field(default_factory=dict)  # step -> block -> its last run
     prepared: set[str] = field(default_factory=set)  # steps whose setup has run on this sandbox
     born: float = field(default_factory=time.monotonic)  # when its sandbox became ready

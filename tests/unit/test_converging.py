@@ -17,6 +17,7 @@ from labapp.lab.queue import CreationQueue
 from labapp.lesson.model import CheckSpec
 
 from .fakes import FakeEngine, FakeSandbox, network, ok, fail
+from .helpers import until
 
 
 def tasks(running, starting=0, failed=0):
@@ -403,3 +404,39 @@ def test_a_sandbox_that_fails_to_start_once_is_made_again(tmp_path):
     with pytest.raises(SandboxCreateError, match="no free /28 subnet"):
         other.lifecycle.ensure("bob", lesson, lambda stage: None)
     assert other.seats.get("bob").sandbox is None and not other.seats.get("bob").starting
+
+
+def test_a_learner_released_while_waiting_in_the_queue_gets_no_sandbox_made(tmp_path):
+    """Removed from a workshop, or the workshop ended, while waiting their turn: the queue
+    does not make a sandbox only to remove it, while others wait behind it."""
+    from labapp.lab.queue import CreationQueue
+
+    lesson, problems = parse_lesson(LESSON, "t.en.md")
+    gate, made = threading.Event(), []
+
+    def factory(lesson, progress):
+        made.append(1)
+        gate.wait(5)
+        return FakeSandbox(FakeEngine(), nodes=("manager1",))
+    lab = services(tmp_path, FactoryBackend(factory), lesson)
+    lab.lifecycle.queue = CreationQueue(1, tell_every=0.05)
+    errors = []
+
+    def join(learner):
+        try:
+            lab.lifecycle.ensure(learner, lesson, lambda stage: None)
+        except LabError as exc:
+            errors.append((learner, str(exc)))
+    ann = threading.Thread(target=join, args=("ann",))
+    ann.start()
+    until(lambda: made)  # ann's is being made
+    bob = threading.Thread(target=join, args=("bob",))
+    bob.start()
+    until(lambda: lab.lifecycle.queue.status()["waiting"] == 1)  # bob waits his turn
+    lab.lifecycle.release("bob", "removed from the workshop")
+    gate.set()
+    ann.join(5)
+    bob.join(5)
+    assert errors == [("bob", "this sandbox is no longer wanted: it was released while it waited its turn")]
+    assert len(made) == 1 and lab.seats.get("bob").sandbox is None and not lab.seats.get("bob").starting
+    assert lab.seats.get("ann").sandbox is not None
