@@ -135,9 +135,10 @@ class Store:
                 db.execute(progress.insert().values(learner=learner, lesson=lesson, step=step,
                                                     status=status, updated=now))
             else:
-                db.execute(progress.update().where(
-                    progress.c.learner == learner, progress.c.lesson == lesson, progress.c.step == step
-                ).values(status="passed" if old == "passed" else status, updated=now))
+                if old != "passed":  # a passed step keeps when it was passed (the roster's time on a step)
+                    db.execute(progress.update().where(
+                        progress.c.learner == learner, progress.c.lesson == lesson, progress.c.step == step
+                    ).values(status=status, updated=now))
             made = db.execute(attempts.insert().values(learner=learner, lesson=lesson, step=step,
                                                        passed=status == "passed",
                                                        failed_checks="\n".join(failed_checks), at=now))

@@ -246,6 +246,11 @@ class LabNamespace(Namespace):
 
     def on_reset(self, data=None):
         learner, _ = self._lesson(data)
+        if services().lifecycle.status(learner)["state"] == "starting":
+            # one is being made (or waits its turn): a reset now would make nothing, so it
+            # costs the address nothing (repeated, it drained the room's sandbox budget)
+            emit("sandbox", {"type": "sandbox", "stage": "starting"})
+            return
         note_address(learner)
         charge_sandbox(learner)  # a reset makes a fresh sandbox (if admission lets it: else nothing)
         emit("sandbox", {"type": "sandbox", "stage": "reset"}, to=learner)

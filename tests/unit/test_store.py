@@ -57,3 +57,22 @@ def test_a_bad_database_url_says_what_to_fix(url, words):
         Store(url)
     assert words in str(caught.value) and "LABAPP_DATABASE_URL" in str(caught.value)
     assert "secret" not in str(caught.value)
+
+
+def test_a_check_of_a_step_already_passed_keeps_when_it_was_passed(tmp_path):
+    """The roster's time on a step counts from the last step passed: checking an earlier,
+    passed step again (and failing it) must not move that time (the red team hid from the
+    stuck mark so)."""
+    import time as clock
+
+    from labapp.store import Store
+
+    store = Store(str(tmp_path / "lab.db"))
+    store.record("ann", "lesson", "one", "passed")
+    [first] = [r for r in store.all_progress(["ann"]) if r["step"] == "one"]
+    clock.sleep(0.05)
+    store.record("ann", "lesson", "one", "failed", ["network x"])
+    store.record("ann", "lesson", "one", "passed")
+    [again] = [r for r in store.all_progress(["ann"]) if r["step"] == "one"]
+    assert again["status"] == "passed" and again["updated"] == first["updated"]
+    assert len(store.attempts(["ann"])) == 3  # every attempt is still kept
