@@ -34,6 +34,11 @@ def ensure_host_wall() -> str | None:
         return _state["result"]
 
 
+def _tool(name: str) -> str | None:
+    """The path of iptables or ip6tables (on PATH, or in sbin when PATH lacks it), or None."""
+    return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None)
+
+
 def _install() -> str | None:
     address = engine_address()
     if not address.startswith("unix://"):
@@ -42,7 +47,7 @@ def _install() -> str | None:
         return "labapp does not run as root, so it cannot add the rule"
     missing = []
     for tool in ("iptables", "ip6tables"):
-        path = shutil.which(tool) or next((p for p in (f"/usr/sbin/{tool}", f"/sbin/{tool}") if os.path.exists(p)), None)
+        path = _tool(tool)
         if path is None:
             if tool == "iptables":
                 return "iptables is not installed"
@@ -97,7 +102,7 @@ def _install_bridge_rules() -> str | None:
         return "labapp does not run as root, so it cannot add the rules"
     problems = []
     for tool in ("iptables", "ip6tables"):
-        path = shutil.which(tool) or next((p for p in (f"/usr/sbin/{tool}", f"/sbin/{tool}") if os.path.exists(p)), None)
+        path = _tool(tool)
         if path is None:
             if tool == "iptables":
                 return "iptables is not installed"
