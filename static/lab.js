@@ -28,6 +28,12 @@
     lab.dataset.sandbox = "disconnected";
     setBusy(true);
   });
+  // A connection that cannot be made is said too (else the page would say "Starting your
+  // sandbox…" for ever); Socket.IO keeps trying, and "connect" joins once it succeeds.
+  socket.on("connect_error", err => {
+    status.textContent = `${lab.dataset.msgLost} (${err && err.message ? err.message : err})`;
+    lab.dataset.sandbox = "disconnected";
+  });
   socket.on("sandbox", ev => {
     status.textContent = ev.stage === "ready"
       ? lab.dataset.msgReady + " " + ev.nodes.map(n => n.name).join(", ")

@@ -15,7 +15,8 @@ import docker.errors
 
 from ..engine import CONNECTION_ERRORS
 from ..errors import LabappError
-from ..i18n import msg
+from ..filters import sandbox as filters_sandbox
+from ..i18n import msg, said
 from ..lesson.model import CheckSpec
 from ..sandbox.base import ExecResult
 from ..sandbox.nodeexec import as_node_root
@@ -265,6 +266,22 @@ def validate_check(spec: CheckSpec, node_names: list[str] | None = None) -> list
 
 def reads_state(spec: CheckSpec) -> bool:
     return CHECKS[spec.kind].reads == "state"
+
+
+def pattern_hits(pattern: str, flags: int, texts: list[str]) -> list[int] | None:
+    """The indexes of the TEXTS (a learner's output) that a lesson's PATTERN matches, found in
+    the filters' sandbox within its time limit (filters_sandbox.search). None when the
+    sandbox had no free slot (the lab is busy: the check says "not yet" and is asked again);
+    a pattern that did not finish is a LabappError that says why (the check fails: output
+    crafted to make a pattern backtrack for hours is not judged)."""
+    try:
+        return filters_sandbox.search(pattern, flags, texts)
+    except filters_sandbox.Busy:
+        return None
+    except filters_sandbox.JobFailed as exc:
+        raise LabappError(msg("the output could not be checked against /{pattern}/ ({why}): output this long or "
+                              "this unusual is not judged; run the step's commands as written and check again",
+                              pattern=pattern, why=said(exc))) from None
 
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..i18n import N_, msg
-from .base import _INT, _STR, CheckContext, Param, check
+from .base import _INT, _STR, CheckContext, Param, check, pattern_hits
 
 
 def _all_output(ctx: CheckContext) -> str:
@@ -45,7 +45,10 @@ def _contains(ctx, args):
 def _matches(ctx, args):
     if not ctx.outputs:
         return False, msg(_NOTHING_RAN)
-    found = re.search(args["value"], _all_output(ctx), re.M) is not None
+    hits = pattern_hits(args["value"], re.M, [_all_output(ctx)])
+    if hits is None:
+        return None, msg("the lab is busy matching other output")
+    found = bool(hits)
     return found, (msg("the output matches") if found
                    else msg("the output does not match /{pattern}/", pattern=args["value"]))
 

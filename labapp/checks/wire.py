@@ -9,7 +9,7 @@ import time
 
 from ..errors import LabappError
 from ..i18n import msg, nmsg
-from .base import _BOOL, _DICT, _STR, Param, check, towards
+from .base import _BOOL, _DICT, _STR, Param, check, pattern_hits, towards
 from .state import _container_exists
 
 
@@ -46,7 +46,6 @@ def _capture(ctx, args):
     some packet matches MATCH (expect: false: none does)."""
     node, during = args["node"], args["during"]
     interface = args.get("interface", "eth0")
-    pattern = re.compile(args.get("match", "."), re.S)
     source = during.get("node") or ctx.default_node()
     missing = _container_exists(ctx, source, during["container"])
     if missing:
@@ -95,7 +94,10 @@ def _capture(ctx, args):
         said = "".join(stderr).strip().splitlines()
         return False, msg("{where} did not start: {said}", where=where, said=said[-1] if said else msg("no output"))
     packets = _packets("".join(list(stdout)))
-    hits = [p for p in packets if pattern.search(p)]
+    found = pattern_hits(args.get("match", "."), re.S, packets)
+    if found is None:
+        return None, msg("the lab is busy matching other output")
+    hits = [packets[i] for i in found]
     shown = args.get("match", ".")
     seen, total = _n_packets(len(hits)), _n_packets(len(packets))
     if args.get("expect", True):

@@ -37,6 +37,10 @@ class JobFailed(Exception):
     """A sandbox job that did not finish; the message (a Message) is for the learner."""
 
 
+class Busy(JobFailed):
+    """A job that did not start: every slot stayed taken (it may be asked again later)."""
+
+
 def nonsense() -> Message:
     return msg("stopped: the sandbox replied nonsense")
 
@@ -140,7 +144,7 @@ class ForkServer:
         deadline = time.monotonic() + seconds * 3
         with self._owned(_OWNER.get(), deadline):
             if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                raise JobFailed(_busy())
+                raise Busy(_busy())
             try:
                 yield
             finally:
@@ -156,7 +160,7 @@ class ForkServer:
             self._owners[owner] = (lock, users + 1)
         try:
             if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                raise JobFailed(_busy())
+                raise Busy(_busy())
             try:
                 yield
             finally:
@@ -301,6 +305,23 @@ def answer(owner: Filter, job: dict, seconds: float, status: int, sound) -> dict
         owner.status = status
         return None
     return got
+
+
+SEARCH_SECONDS = 3.0  # the longest a lesson's pattern may take over a learner's output
+SEARCH_MEMORY = 256 << 20
+
+
+def search(pattern: str, flags: int, texts: list[str], seconds: float = SEARCH_SECONDS) -> list[int]:
+    """The indexes of the TEXTS that PATTERN (a lesson's regular expression, with re's FLAGS)
+    matches. Computed in a sandbox child within SECONDS: a learner can print output that
+    makes a backtracking pattern run for hours, and in the app it would hold the interpreter
+    for every learner. JobFailed when it did not finish (Busy: it did not start)."""
+    reply = server().run({"op": "search", "regex": pattern, "flags": int(flags), "texts": list(texts)},
+                         seconds, SEARCH_MEMORY)
+    hits = reply.get("hits")
+    if not isinstance(hits, list) or any(type(i) is not int or not 0 <= i < len(texts) for i in hits):
+        raise JobFailed(nonsense())
+    return hits
 
 
 _SERVER = ForkServer()

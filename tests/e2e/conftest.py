@@ -33,7 +33,11 @@ TRAINER_TOKEN = "e2e-trainer-token-of-the-tests"  # the app wants 20 characters 
 
 
 class Server:
-    """`labapp serve` on a free port with DATA as its data directory."""
+    """`labapp serve` on a free port with DATA as its data directory. While it runs, a test
+    that fails carries the end of its log (pytest_runtest_makereport below): a failure in
+    CI, on a machine nobody can look at afterwards, says what the server was doing."""
+
+    running = []  # the servers started and not stopped yet
 
     def __init__(self, data, **env):
         self.data = data
@@ -54,6 +58,7 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "labapp.cli", "serve", "--port", str(port)],
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
+        Server.running.append(self)
         for _ in range(300):
             try:
                 urllib.request.urlopen(self.url + "/", timeout=2)
@@ -63,6 +68,7 @@ class Server:
                     break
                 time.sleep(0.2)
         self.proc.kill()
+        Server.running.remove(self)
         pytest.fail(f"the server did not start: {(self.data / 'server.log').read_text()[-2000:]}")
 
     @property
@@ -82,6 +88,16 @@ class Server:
             self.proc.kill()
         self.proc = None
         self.log.close()
+        if self in Server.running:
+            Server.running.remove(self)
+
+    def log_tail(self, size=6000):
+        """The last SIZE characters of the server's log."""
+        try:
+            text = (self.data / "server.log").read_text(errors="replace")
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return text[-size:]
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +147,6 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call = report
+    if report.failed:
+        for server in Server.running:
+            report.sections.append((f"labapp serve at {server.url}: the end of its log", server.log_tail()))

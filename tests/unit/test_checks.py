@@ -53,6 +53,28 @@ def test_output_contains_and_matches_read_stdout_and_stderr_of_every_command():
     assert not missing.passed and missing.reason == "the output does not show 'Ready'"
 
 
+def test_output_matches_waits_when_the_pattern_sandbox_is_busy_and_fails_when_it_overruns(monkeypatch):
+    """The pattern runs in the filters' sandbox (tests/security/test_check_patterns.py tries
+    it for real): no free slot is "not yet" (asked again, then uncertain), a pattern stopped
+    by its limit is a failure that says so."""
+    from labapp.checks import base
+    from labapp.filters import sandbox as filters_sandbox
+
+    def busy(*a, **kw):
+        raise filters_sandbox.Busy("busy")
+    monkeypatch.setattr(base.filters_sandbox, "search", busy)
+    spec = CheckSpec("output_matches", {"value": "x"})
+    result = run_check(spec, CheckContext(FakeSandbox(), [ok("x\n")], patience=1.0))
+    assert result.uncertain and not result.passed and "busy matching" in result.reason
+
+    def overrun(*a, **kw):
+        raise filters_sandbox.JobFailed("stopped: it ran longer than 3 s")
+    monkeypatch.setattr(base.filters_sandbox, "search", overrun)
+    result = run_check(spec, CheckContext(FakeSandbox(), [ok("x\n")]))
+    assert not result.passed and not result.uncertain
+    assert "could not be checked against /x/ (stopped: it ran longer than 3 s)" in result.reason
+
+
 ENGINE = FakeEngine(
     networks=[network("test-cluster-net2"), network("test-cluster-net", attachable=True),
               network("secure", attachable=True, encrypted=True, subnet="10.0.3.0/24"),
@@ -360,8 +382,10 @@ def node_tools(tmp_path, monkeypatch):
     }
     for name, body in tools.items():
         path = bin_dir / name
-        path.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\037" "$a"; done >> {log}\n'
-                        f'echo {name} >> {log}\n{body}\n')
+        # One write per call (the members of a pipeline run at once: written piecewise,
+        # their argv would interleave in the log).
+        path.write_text(f'#!/bin/sh\nrecord=$(for a in "$@"; do printf "%s\\037" "$a"; done; echo {name})\n'
+                        f'printf "%s\\n" "$record" >> {log}\n{body}\n')
         path.chmod(0o755)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_PID": "4242", "STUB_STATUS": "running",
            "STUB_NS": "/run/docker/netns/abc123"}
