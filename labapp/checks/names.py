@@ -31,22 +31,28 @@ def _bare(address: str) -> str:
     return address.split("/", 1)[0]
 
 
-def _service_addresses(ctx, name: str) -> tuple[object, set[str]]:
-    """(service or None, its VIPs and its running tasks' addresses on every network)."""
+def _service_addresses(ctx, name: str, networks: set[str]) -> tuple[object, set[str]]:
+    """(service or None, its VIPs and its running tasks' addresses on NETWORKS, by id: the
+    networks the probing container is on. The same address on another network is another
+    endpoint: a learner can make a bridge with the overlay's subnet and a container there at
+    a task's address, and it answers to the name from a container on that bridge.)"""
     svc = _service(ctx.engine(ctx.default_node()), name)
     if svc is None:
         return None, set()
-    found = {_bare(v["Addr"]) for v in (svc.attrs.get("Endpoint") or {}).get("VirtualIPs") or [] if v.get("Addr")}
+    found = {_bare(v["Addr"]) for v in (svc.attrs.get("Endpoint") or {}).get("VirtualIPs") or []
+             if v.get("Addr") and v.get("NetworkID") in networks}
     for task in svc.tasks(filters={"desired-state": "running"}):
         if task["Status"]["State"] != "running":
             continue
         for attachment in task.get("NetworksAttachments") or []:
-            found |= {_bare(a) for a in attachment.get("Addresses") or []}
+            if ((attachment.get("Network") or {}).get("ID")) in networks:
+                found |= {_bare(a) for a in attachment.get("Addresses") or []}
     return svc, found
 
 
-def _owner_of(ctx, address: str) -> str | None:
-    """Who holds ADDRESS in the sandbox, for a reason: 'container NAME on NETWORK (node NODE)'."""
+def _endpoints(ctx):
+    """Every running container's endpoints in the sandbox: (node, container, network name,
+    its settings); a node that does not answer is passed over."""
     for node in ctx.sandbox.nodes:
         try:
             containers = ctx.engine(node.name).containers.list()
@@ -54,13 +60,37 @@ def _owner_of(ctx, address: str) -> str | None:
             continue
         for container in containers:
             for network, settings in (container.attrs["NetworkSettings"].get("Networks") or {}).items():
-                if (settings or {}).get("IPAddress") == address:
-                    service = (container.attrs["Config"].get("Labels") or {}).get("com.docker.swarm.service.name")
-                    if service:
-                        return msg("a task of service {service} on {network}", service=service, network=network)
-                    return msg("container {container} on {network} (node {node})", container=container.name,
-                               network=network, node=node.name)
+                yield node, container, network, settings or {}
+
+
+def _holder(node, container, network):
+    service = (container.attrs["Config"].get("Labels") or {}).get("com.docker.swarm.service.name")
+    if service:
+        return msg("a task of service {service} on {network}", service=service, network=network)
+    return msg("container {container} on {network} (node {node})", container=container.name, network=network,
+               node=node.name)
+
+
+def _impostor(ctx, svc, networks: set[str], addresses: set[str]):
+    """Who else holds one of ADDRESSES on one of NETWORKS (by id) than SVC's tasks: a
+    container there at a task's address answers in its place. None when nobody does."""
+    for node, container, network, settings in _endpoints(ctx):
+        if (settings.get("NetworkID") in networks and settings.get("IPAddress") in addresses
+                and (container.attrs["Config"].get("Labels") or {}).get("com.docker.swarm.service.id") != svc.id):
+            return _holder(node, container, network)
     return None
+
+
+def _owner_of(ctx, address: str, networks: set[str] = frozenset()):
+    """Who holds ADDRESS in the sandbox, for a reason: 'container NAME on NETWORK (node NODE)'.
+    An endpoint on one of NETWORKS (by id: the prober's) first: the same address on another
+    network is not the one that answered."""
+    held = [(settings.get("NetworkID") not in networks, node, container, network)
+            for node, container, network, settings in _endpoints(ctx) if settings.get("IPAddress") == address]
+    if not held:
+        return None
+    _, node, container, network = min(held, key=lambda h: h[0])
+    return _holder(node, container, network)
 
 
 def _network_ids(container) -> set[str]:
@@ -118,7 +148,11 @@ def _resolves(ctx, args):
                  addresses=", ".join(answers))
     if "service" not in args or not want:
         return want, reason
-    svc, owned = _service_addresses(ctx, args["service"])
+    try:
+        mine = _network_ids(ctx.engine(node).containers.get(container))
+    except docker.errors.NotFound:
+        return False, msg("there is no container {container} on {node}", container=container, node=node)
+    svc, owned = _service_addresses(ctx, args["service"], mine)
     if svc is None:
         return False, msg("{name} resolves from {container}, but there is no service {service}", name=name,
                           container=container, service=args["service"])
@@ -127,7 +161,7 @@ def _resolves(ctx, args):
         return None, msg("{name} resolves from {container} to {address} while service {service}'s tasks are still "
                          "starting", name=name, container=container, address=strangers[0], service=args["service"])
     if strangers:
-        owner = _owner_of(ctx, strangers[0])
+        owner = _owner_of(ctx, strangers[0], mine)
         if owner:
             return False, msg("{name} resolves from {container} to {address}, which belongs to {owner}, not to "
                               "service {service}", name=name, container=container, address=strangers[0],
@@ -135,6 +169,11 @@ def _resolves(ctx, args):
         return False, msg("{name} resolves from {container} to {address}, which is not an address of service "
                           "{service}", name=name, container=container, address=strangers[0],
                           service=args["service"])
+    impostor = _impostor(ctx, svc, mine, set(answers))
+    if impostor:
+        return False, msg("{name} resolves from {container} to {address}, which {owner} holds as well: the answer "
+                          "may not come from service {service}", name=name, container=container,
+                          address=", ".join(answers), owner=impostor, service=args["service"])
     return True, msg("{name} resolves from {container} to {addresses}: tasks or virtual IPs of service {service} "
                      "only", name=name, container=container, service=args["service"], addresses=", ".join(answers))
 

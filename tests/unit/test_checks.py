@@ -216,24 +216,31 @@ from labapp.sandbox.base import Node  # noqa: E402
 
 def svc(name, sid, networks=(), tasks=(), vips=()):
     """A service with an ID, running TASKS ([(state, address), ...]) and virtual IPS."""
-    made = [{"Status": {"State": state}, "NetworksAttachments": [{"Addresses": [f"{addr}/24"]}]}
+    net = f"id-{networks[0]}" if networks else None  # tasks and VIPs are on the first network
+    made = [{"Status": {"State": state}, "NetworksAttachments": [{"Network": {"ID": net}, "Addresses": [f"{addr}/24"]}]}
             for state, addr in tasks]
     return SimpleNamespace(name=name, id=sid, attrs={
         "Spec": {"TaskTemplate": {"Networks": [{"Target": f"id-{n}"} for n in networks]},
                  "EndpointSpec": {"Mode": "vip" if vips else "dnsrr"}},
-        "Endpoint": {"VirtualIPs": [{"Addr": f"{v}/24"} for v in vips]}}, tasks=lambda filters=None: made)
+        "Endpoint": {"VirtualIPs": [{"NetworkID": net, "Addr": f"{v}/24"} for v in vips]}},
+        tasks=lambda filters=None: made)
 
 
-def box_container(name, cid, networks, service=None):
-    """A container with an ID and, per network, (ip, mac)."""
+def box_container(name, cid, networks, service=None, service_id=None):
+    """A container with an ID and, per network (its id: id-NAME), (ip, mac)."""
     labels = {"com.docker.swarm.service.name": service} if service else {}
+    if service_id:
+        labels["com.docker.swarm.service.id"] = service_id
     return SimpleNamespace(name=name, id=cid, status="running", attrs={
         "State": {"Running": True}, "Config": {"Labels": labels},
-        "NetworkSettings": {"Networks": {n: {"IPAddress": ip, "MacAddress": mac} for n, (ip, mac) in networks.items()}}})
+        "NetworkSettings": {"Networks": {n: {"NetworkID": f"id-{n}", "IPAddress": ip, "MacAddress": mac}
+                                         for n, (ip, mac) in networks.items()}}})
 
 
 API = svc("api", "svc-api-1", ["shop-net"], tasks=[("running", "10.0.4.3"), ("running", "10.0.4.4")])
-LEGACY = box_container("legacy", "c-legacy-1", {"legacy-net": ("172.20.0.2", "02:42:ac:14:00:02")})
+LEGACY = box_container("legacy", "c-legacy-1", {"legacy-net": ("172.20.0.2", "02:42:ac:14:00:02"),
+                                                "shop-net": ("10.0.4.9", "02:42:0a:00:04:09"),
+                                                "web-net": ("10.0.2.9", "02:42:0a:00:02:09")})
 IMPOSTOR = box_container("impostor", "c-impostor", {"legacy-net": ("172.20.0.3", "02:42:ac:14:00:03")})
 RULES = FakeEngine(networks=[network("shop-net"), network("legacy-net", driver="bridge", scope="local")],
                    services=[API], containers=[LEGACY, IMPOSTOR])
@@ -300,6 +307,39 @@ def test_resolves_to_the_service_and_an_alias_fails_too():
     box = FakeSandbox(RULES, script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3", "172.20.0.3"))])
     assert "belongs to container impostor" in check("resolves", {"container": "legacy", "name": "api",
                                                                  "service": "api"}, box).reason
+
+
+def test_resolves_to_a_task_address_on_a_network_the_prober_is_not_on_fails():
+    """The impostor of the challenges: a bridge made with the overlay's subnet, a container
+    there at a task's address, and the probing container on that bridge only. The address
+    is a task's, but on another network: not the service."""
+    copy = box_container("api", "c-copy", {"copy-net": ("10.0.4.3", "02:42:0a:00:04:03")})
+    prober = box_container("client", "c-client", {"copy-net": ("10.0.4.2", "02:42:0a:00:04:02")})
+    box = FakeSandbox(FakeEngine(services=[API], containers=[copy, prober]),
+                      script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3"))])
+    result = check("resolves", {"container": "client", "name": "api", "service": "api"}, box)
+    assert not result.passed and not result.uncertain
+    assert result.reason == ("api resolves from client to 10.0.4.3, which belongs to container api on copy-net "
+                             "(node manager1), not to service api")
+
+
+def test_resolves_fails_when_another_endpoint_holds_the_task_address_on_a_shared_network():
+    """The prober on the service's network and on the copy's: the answer is a task's address
+    on a network they share, but a container holds it too, so it may answer instead."""
+    copy = box_container("api", "c-copy", {"copy-net": ("10.0.4.3", "02:42:0a:00:04:03")})
+    task = box_container("api.1.x", "c-task", {"shop-net": ("10.0.4.3", "02:42:0a:00:04:13")}, service="api",
+                         service_id="svc-api-1")
+    prober = box_container("client", "c-client", {"copy-net": ("10.0.4.2", "02:42:0a:00:04:02"),
+                                                  "shop-net": ("10.0.4.7", "02:42:0a:00:04:07")})
+    copy.attrs["NetworkSettings"]["Networks"]["copy-net"]["NetworkID"] = "id-shop-net"  # same id: the worst case
+    box = FakeSandbox(FakeEngine(services=[API], containers=[copy, task, prober]),
+                      script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3"))])
+    result = check("resolves", {"container": "client", "name": "api", "service": "api"}, box)
+    assert not result.passed
+    assert "which container api on copy-net (node manager1) holds as well" in result.reason
+    honest = FakeSandbox(FakeEngine(services=[API], containers=[task, prober]),
+                         script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3"))])
+    assert check("resolves", {"container": "client", "name": "api", "service": "api"}, honest).passed
 
 
 def test_resolves_counts_the_vip_and_ignores_the_server_line():
