@@ -91,8 +91,23 @@ def converging(svc) -> tuple[int, str | None]:
         if newest["Status"]["State"] == "pending" and "no suitable node" in (newest["Status"].get("Err") or ""):
             return 0, newest["Status"]["Err"]
     starting = sum(1 for t in tasks if t.get("DesiredState") == "running" and t["Status"]["State"] in STARTING)
-    updating = (svc.attrs.get("UpdateStatus") or {}).get("State") in ("updating", "rollback_started")
+    update = (svc.attrs.get("UpdateStatus") or {}).get("State")
+    updating = update in ("updating", "rollback_started") and not _slow_update(svc, update)
     return max(starting, 1 if updating else 0), None
+
+
+SLOW_UPDATE_SECONDS = 30  # a rolling update that waits this long between tasks is not waited for
+
+
+def _slow_update(svc, update: str) -> bool:
+    """Whether SVC's rolling update (or rollback) waits SLOW_UPDATE_SECONDS or more between
+    tasks (--update-delay, --update-monitor): it will not finish while a check waits, so the
+    service is judged as it is (else a learner could keep a wrong answer "not judged yet"
+    for as long as they like)."""
+    spec = svc.attrs.get("Spec") or {}
+    config = spec.get("RollbackConfig" if update == "rollback_started" else "UpdateConfig") or {}
+    pause = (config.get("Delay") or 0) + (config.get("Monitor") or 0)  # nanoseconds
+    return pause >= SLOW_UPDATE_SECONDS * 1e9
 
 
 def _network_names(engine) -> dict[str, str]:

@@ -73,6 +73,7 @@ class Commands:
         verdict = {"step": step_id, "checks": [r.as_dict() for r in results]}
         if _only_uncertain(results):
             self.metrics.checks.labels("uncertain").inc()
+            seat.unjudged[(lesson.slug, step_id)] = seat.unjudged.get((lesson.slug, step_id), 0) + 1
             verdict.update(passed=False, uncertain=True, message=msg(
                 "Not judged: the lab is too slow right now to tell. Nothing is counted against you; press Check "
                 "again in a minute."))
@@ -81,6 +82,7 @@ class Commands:
         failed = [r for r in results if not r.passed and not r.uncertain]
         self.lifecycle.store.record(learner, lesson.slug, step_id, "passed" if passed else "failed",
                                     [r.name for r in failed], {r.name: r.reason for r in failed})
+        seat.unjudged.pop((lesson.slug, step_id), None)
         self.metrics.checks.labels("passed" if passed else "failed").inc()
         verdict["passed"] = passed
         seat.last_verdict = verdict

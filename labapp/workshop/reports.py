@@ -34,6 +34,7 @@ class Reports:
         def statuses(learner):
             return lambda slug: {step: r["status"] for step, r in progress.get((learner, slug), {}).items()}
         now = time.time()
+        seats = {seat.learner: seat for seat in self.workshops.lifecycle.seats.all()}
         rows = []
         for person in people:
             learner = person["learner"]
@@ -51,8 +52,14 @@ class Reports:
                 streak += 1
             stuck = None
             if current is not None and person["left"] is None and workshop["ended"] is None:
+                unjudged = seats[learner].unjudged.get((slug, current.id), 0) if learner in seats else 0
                 if streak >= self.stuck_failures:
                     stuck = msg("failed the check of this step {times} times in a row", times=streak)
+                elif unjudged >= self.stuck_failures:
+                    # checks the lab could not judge (the swarm still converging): a slow lab,
+                    # or an answer kept converging on purpose; either way the trainer should look
+                    stuck = msg("the check of this step could not be judged {times} times in a row (the swarm "
+                                "was still converging)", times=unjudged)
                 elif now - since > self.stuck_seconds:
                     stuck = msg("on this step for {minutes} min", minutes=int((now - since) // 60))
             status = self.workshops.lifecycle.status(learner)
@@ -67,7 +74,6 @@ class Reports:
                 "last_failed": (on_step[-1]["failed_checks"].splitlines() if on_step and not on_step[-1]["passed"] else []),
                 "stuck": stuck, "sandbox": status["state"],
             })
-        seats = {seat.learner: seat for seat in self.workshops.lifecycle.seats.all()}
         verdicts = {learner: seats[learner].last_verdict for learner in learners if learner in seats}
         room = room_figures(workshop, [self.workshops.lesson(slug) for slug in workshop["lessons"]], people, rows,
                             attempts, progress_rows, verdicts, now)

@@ -92,6 +92,46 @@ def test_evidence_of_a_wrong_answer_fails_at_once():
     assert not wrong.passed and not wrong.uncertain and wrong.waited == 0
 
 
+def updating(delay_seconds, monitor_seconds=0):
+    """A service of 3 tasks that should have 5, its rolling update under way with that pause
+    between tasks."""
+    return SimpleNamespace(name="web", id="svc-web", attrs={
+        "Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"},
+                 "UpdateConfig": {"Delay": int(delay_seconds * 1e9), "Monitor": int(monitor_seconds * 1e9)}},
+        "UpdateStatus": {"State": "updating"}}, tasks=lambda filters=None: tasks(3))
+
+
+def test_a_rolling_update_is_waited_for_unless_it_pauses_longer_than_a_check_waits():
+    """A learner who adds --update-delay 30m keeps an update rolling for hours: were it waited
+    for, a wrong answer would stay "not judged" for ever (and never count as a failure)."""
+    quick = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[updating(5)])),
+                  patience=1.0)
+    assert quick.uncertain and not quick.passed
+    for slow in (updating(30 * 60), updating(0, monitor_seconds=45)):
+        started = time.monotonic()
+        result = check("service", {"name": "web", "replicas": 5}, FakeSandbox(FakeEngine(services=[slow])))
+        assert not result.passed and not result.uncertain and result.waited == 0
+        assert time.monotonic() - started < 0.5
+        assert result.reason == "service web has 3 of 5 tasks running"
+
+
+def test_checks_that_cannot_be_judged_again_and_again_mark_the_learner_stuck(lab):
+    """Uncertain verdicts are not failed attempts; the trainer still sees a learner whose
+    checks stay unjudged (a slow lab, or an answer kept converging on purpose)."""
+    made, lesson, engine = lab
+    engine._services.append(SimpleNamespace(name="web", id="svc-web", attrs={
+        "Spec": {"TaskTemplate": {"Networks": []}, "EndpointSpec": {"Mode": "vip"}}},
+        tasks=lambda filters=None: tasks(2, starting=3)))
+    seat = made.seats.get("ann")
+    for times in (1, 2, 3):
+        assert made.commands.check("ann", lesson, "one")["uncertain"] is True
+        assert seat.unjudged == {(lesson.slug, "one"): times}
+    assert made.store.attempts(["ann"]) == []
+    engine._services[:] = []  # the service removed: a failure on evidence, recorded
+    assert made.commands.check("ann", lesson, "one")["passed"] is False
+    assert seat.unjudged == {}
+
+
 def attached(name, *network_ids):
     return SimpleNamespace(name=name, id=f"c-{name}", status="running", attrs={
         "State": {"Running": True, "Status": "running"}, "Config": {"Labels": {}},

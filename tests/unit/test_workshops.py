@@ -144,6 +144,24 @@ def test_roster_marks_a_learner_stuck_after_repeated_failures_and_results_export
     assert results["results"][0]["checks"] == 3
 
 
+def test_roster_marks_a_learner_stuck_whose_checks_stay_unjudged(app, trainer):
+    """Uncertain verdicts are no failed attempts (tests/unit/test_converging.py counts them on
+    the seat); three in a row on the step mark the learner stuck all the same."""
+    made = _make(trainer)
+    ann, _ = _learner(app, made["code"], "Ann")
+    ann.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    lab = app.extensions["labapp"].services
+    [row] = trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"]
+    seat = lab.seats.get(row["learner"])
+    seat.unjudged[(LESSON, row["step"])] = 2
+    assert trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"][0]["stuck"] is None
+    seat.unjudged[(LESSON, row["step"])] = 3
+    [row] = trainer.get(f"/api/workshops/{made['id']}").get_json()["learners"]
+    assert row["stuck"] == ("the check of this step could not be judged 3 times in a row (the swarm was still "
+                            "converging)")
+    assert row["checks"] == {"passed": 0, "failed": 0}
+
+
 def test_trainer_actions_on_a_learner_who_left_or_a_wrong_step(app, trainer):
     made = _make(trainer)
     ann, joined = _learner(app, made["code"], "Ann")
