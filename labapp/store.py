@@ -40,6 +40,12 @@ attempt_reasons = sa.Table(  # why an attempt's checks failed, as the learner wa
     sa.Column("attempt", sa.Integer, primary_key=True),
     sa.Column("reasons", sa.Text, nullable=False),  # {check name: i18n.to_data(reason)}
 )
+attempt_repeats = sa.Table(  # an attempt told the same again (same step, verdict and reasons): one row
+    "attempt_repeats", metadata,
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("repeats", sa.Integer, nullable=False),  # the times it was made, the first included
+    sa.Column("last_at", sa.Float, nullable=False),
+)
 seats = sa.Table(  # which sandbox a learner holds now: re-adopted after a restart
     "seats", metadata,
     sa.Column("learner", sa.String(64), primary_key=True),
@@ -139,30 +145,54 @@ class Store:
                     db.execute(progress.update().where(
                         progress.c.learner == learner, progress.c.lesson == lesson, progress.c.step == step
                     ).values(status=status, updated=now))
+            names = "\n".join(failed_checks)
+            said = json.dumps({name: to_data(reason) for name, reason in reasons.items()}) if reasons else None
+            # The same attempt again (a learner pressing Check over and over: same verdict, same
+            # reasons) is counted on the last one's row: the roster and the room read every row
+            # at each redraw, and clicks must not make them slower.
+            last = db.execute(sa.select(attempts.c.id, attempts.c.passed, attempts.c.failed_checks,
+                                        attempt_reasons.c.reasons)
+                              .select_from(attempts.outerjoin(attempt_reasons,
+                                                              attempt_reasons.c.attempt == attempts.c.id))
+                              .where(attempts.c.learner == learner, attempts.c.lesson == lesson,
+                                     attempts.c.step == step)
+                              .order_by(attempts.c.id.desc()).limit(1)).first()
+            if (last is not None and bool(last.passed) == (status == "passed") and last.failed_checks == names
+                    and last.reasons == said):
+                again = db.execute(attempt_repeats.update().where(attempt_repeats.c.attempt == last.id)
+                                   .values(repeats=attempt_repeats.c.repeats + 1, last_at=now))
+                if again.rowcount == 0:
+                    db.execute(attempt_repeats.insert().values(attempt=last.id, repeats=2, last_at=now))
+                return
             made = db.execute(attempts.insert().values(learner=learner, lesson=lesson, step=step,
-                                                       passed=status == "passed",
-                                                       failed_checks="\n".join(failed_checks), at=now))
-            if reasons:
-                db.execute(attempt_reasons.insert().values(
-                    attempt=made.inserted_primary_key[0],
-                    reasons=json.dumps({name: to_data(reason) for name, reason in reasons.items()})))
+                                                       passed=status == "passed", failed_checks=names, at=now))
+            if said is not None:
+                db.execute(attempt_reasons.insert().values(attempt=made.inserted_primary_key[0], reasons=said))
 
     def attempts(self, learners) -> list[dict]:
-        """Every check attempt of LEARNERS, oldest first."""
+        """Every check attempt of LEARNERS, oldest first; one made again and again the same is
+        one entry, with `repeats` (the times, 1 or more) and `last_at` (the last time)."""
         learners = list(learners)
         if not learners:
             return []
         with self.engine.connect() as db:
-            rows = db.execute(sa.select(attempts, attempt_reasons.c.reasons)
+            rows = db.execute(sa.select(attempts, attempt_reasons.c.reasons, attempt_repeats.c.repeats,
+                                        attempt_repeats.c.last_at)
                               .select_from(attempts.outerjoin(attempt_reasons,
-                                                              attempt_reasons.c.attempt == attempts.c.id))
+                                                              attempt_reasons.c.attempt == attempts.c.id)
+                                           .outerjoin(attempt_repeats, attempt_repeats.c.attempt == attempts.c.id))
                               .where(attempts.c.learner.in_(learners))
                               .order_by(attempts.c.id)).mappings().all()
         found = []
+        decoded: dict[str, dict] = {}  # the same reasons, read once
         for row in rows:
             entry = dict(row)
-            said = json.loads(entry.pop("reasons") or "{}")
-            entry["reasons"] = {name: from_data(data) for name, data in said.items()}
+            text = entry.pop("reasons") or "{}"
+            if text not in decoded:
+                decoded[text] = {name: from_data(data) for name, data in json.loads(text).items()}
+            entry["reasons"] = dict(decoded[text])
+            entry["repeats"] = entry["repeats"] or 1
+            entry["last_at"] = entry["last_at"] or entry["at"]
             found.append(entry)
         return found
 

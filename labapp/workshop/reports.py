@@ -49,7 +49,7 @@ class Reports:
             for attempt in reversed(on_step):
                 if attempt["passed"]:
                     break
-                streak += 1
+                streak += attempt["repeats"]
             stuck = None
             if current is not None and person["left"] is None and workshop["ended"] is None:
                 unjudged = seats[learner].unjudged.get((slug, current.id), 0) if learner in seats else 0
@@ -70,7 +70,8 @@ class Reports:
                 "step_title": current.title if current else msg("finished"),
                 "step_number": lesson.steps.index(current) + 1 if current else len(lesson.steps),
                 "steps": len(lesson.steps), "passed": len(passed), "since": since,
-                "checks": {"passed": sum(1 for a in on_step if a["passed"]), "failed": sum(1 for a in on_step if not a["passed"])},
+                "checks": {"passed": sum(a["repeats"] for a in on_step if a["passed"]),
+                           "failed": sum(a["repeats"] for a in on_step if not a["passed"])},
                 "last_failed": (on_step[-1]["failed_checks"].splitlines() if on_step and not on_step[-1]["passed"] else []),
                 "stuck": stuck, "sandbox": status["state"],
             })
@@ -103,7 +104,8 @@ class Reports:
                     attempts = tries.get((person["learner"], slug, step.id), [])
                     first_pass = next((a["at"] for a in attempts if a["passed"]), None)
                     rows.append({"name": person["name"], "lesson": slug, "step_number": number, "step": step.id,
-                                 "status": done.get(step.id, "not tried"), "checks": len(attempts),
+                                 "status": done.get(step.id, "not tried"),
+                                 "checks": sum(a["repeats"] for a in attempts),
                                  "passed_at": _iso(first_pass) if first_pass else ""})
         return rows
 

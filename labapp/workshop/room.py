@@ -39,7 +39,8 @@ def room_figures(workshop: dict, lessons: list, people: list[dict], rows: list[d
     WORKSHOP: the workshop (its starts, ended); LESSONS: its Lesson objects, in order;
     PEOPLE: its participants (learner, name, joined, left); ROWS: the roster's rows (the
     learner's lesson and step now, and the stuck mark); ATTEMPTS: the participants' check
-    attempts, oldest first (learner, lesson, step, passed, failed_checks, at); PROGRESS: their
+    attempts, oldest first (learner, lesson, step, passed, failed_checks, at, and repeats: the
+    times it was made the same); PROGRESS: their
     progress rows (learner, lesson, step, status); VERDICTS: learner -> their last verdict
     ({step, passed, checks: [{name, passed, reason}]}), for example reasons; NOW: the clock."""
     until = workshop["ended"] if workshop.get("ended") is not None else now
@@ -68,10 +69,11 @@ def room_figures(workshop: dict, lessons: list, people: list[dict], rows: list[d
                 # (nc: timed out)" and "(... refused)" are one mistake; the example shown is the
                 # reason most of its attempts were told
                 why = (check, getattr(reason, "msgid", str(reason)) if reason is not None else "")
-                told.setdefault(why, {}).setdefault(str(reason), [reason, 0])[1] += 1
+                times = a.get("repeats", 1)  # the same attempt made again and again: one entry
+                told.setdefault(why, {}).setdefault(str(reason), [reason, 0])[1] += times
                 failed.setdefault(key, {}).setdefault(why, set()).add(a["learner"])
                 tries.setdefault(key, {}).setdefault(why, 0)
-                tries[key][why] += 1
+                tries[key][why] += times
     said = _reasons(verdicts, on)  # for attempts recorded without their reasons
     sequence = [(lesson, number, step) for lesson in lessons for number, step in enumerate(lesson.steps, start=1)]
     times = _times(people, sequence, first_pass, on, workshop["starts"], until)

@@ -80,6 +80,11 @@ def test_the_most_common_failing_checks_count_distinct_learners():
     assert steps["svc"]["reasons"] == []
     top = by_step(figures(people, rows, attempts, passed("ann", "swarm"), top=1))
     assert [r["check"] for r in top["swarm"]["reasons"]] == ["container alpine1"]
+    # the store keeps an attempt made again and again the same as one, with its repeats
+    attempts[1:3] = [dict(attempts[1], repeats=2)]
+    steps = by_step(figures(people, rows, attempts, passed("ann", "swarm")))
+    assert [(r["check"], r["learners"], r["attempts"]) for r in steps["swarm"]["reasons"]][0] == (
+        "container alpine1", 2, 4)
 
 
 def test_a_reason_the_learners_were_told_goes_with_its_check():

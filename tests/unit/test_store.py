@@ -36,6 +36,26 @@ def test_any_sqlalchemy_url_works_and_attempts_are_kept(tmp_path):
     assert Store(":memory:").progress("ann", "l") == {}
 
 
+def test_the_same_attempt_again_is_counted_on_one_row(tmp_path):
+    """A learner pressing Check a thousand times with nothing changed adds one row (the
+    roster and the room read every row at each redraw): the times are counted on it."""
+    store = Store(str(tmp_path / "a.db"))
+    for _ in range(1000):
+        store.record("ann", "l", "s", "failed", ["ping"], {"ping": "ping: bad address 'my-nginx'"})
+    store.record("ann", "l", "s", "failed", ["ping"], {"ping": "ping: timed out"})  # told something else
+    store.record("ann", "l", "s", "failed", ["ping"], {"ping": "ping: bad address 'my-nginx'"})  # not merged with the first
+    store.record("ann", "l", "t", "failed", ["ping"], {"ping": "ping: timed out"})  # another step
+    store.record("bob", "l", "s", "failed", ["ping"], {"ping": "ping: timed out"})  # another learner
+    store.record("ann", "l", "s", "passed")
+    store.record("ann", "l", "s", "passed")
+    tries = store.attempts(["ann"])
+    assert [(t["step"], t["passed"], str(t["reasons"].get("ping")), t["repeats"]) for t in tries] == [
+        ("s", False, "ping: bad address 'my-nginx'", 1000), ("s", False, "ping: timed out", 1),
+        ("s", False, "ping: bad address 'my-nginx'", 1), ("t", False, "ping: timed out", 1), ("s", True, "None", 2)]
+    assert tries[0]["last_at"] >= tries[0]["at"] and tries[1]["last_at"] == tries[1]["at"]
+    assert store.progress("ann", "l") == {"s": "passed", "t": "failed"}
+
+
 def test_seats_remember_which_sandbox_a_learner_holds(tmp_path):
     store = Store(str(tmp_path / "s.db"))
     store.hold("ann", "sb1", "overlay")
