@@ -263,18 +263,17 @@ class Store:
                 workshops.c.ended.is_(None)).order_by(participants.c.joined.desc())).mappings().first()
         return dict(row) if row else None
 
-    def join(self, wid: str, learner: str, name: str, capacity: int) -> str:
+    def join(self, wid: str, learner: str, name: str, capacity: int, same=str.casefold) -> str:
         """Add LEARNER to the workshop as NAME, or welcome them back, in one transaction.
         Returns 'joined', or why not: 'removed' (the trainer removed them), 'name:<the name
-        taken>' or 'full'."""
+        taken>' (one whose SAME(name) is NAME's) or 'full'."""
         with self.engine.begin() as db:
             if db.execute(sa.select(removals.c.at).where(removals.c.workshop == wid,
                                                          removals.c.learner == learner)).first() is not None:
                 return "removed"
             rows = db.execute(sa.select(participants).where(participants.c.workshop == wid)).mappings().all()
             mine = next((r for r in rows if r["learner"] == learner), None)
-            clash = next((r for r in rows if r["name"].casefold() == name.casefold() and r["learner"] != learner),
-                         None)
+            clash = next((r for r in rows if same(r["name"]) == same(name) and r["learner"] != learner), None)
             if clash is not None:
                 return f"name:{clash['name']}"
             present = [r for r in rows if r["left"] is None and r["learner"] != learner]

@@ -3,7 +3,6 @@ API call it; the store keeps workshops and participants; the lab holds the sandb
 reports.py makes the dashboard's roster and the results export."""
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -17,11 +16,11 @@ from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound, Seating
 from ..lesson.model import Lesson
 from ..pool import WarmPool
 from ..store import Store
+from .names import BadName, display_name, skeleton
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
 SETTLE_SECONDS = 900  # how long a removal (or the end) waits for a sandbox being made, to remove it too
-_NAME = re.compile(r"^[^\x00-\x1f<>]{1,40}$")
 
 
 class WorkshopError(LabError):
@@ -223,13 +222,14 @@ class Workshops:
         """LEARNER joins the workshop with CODE as NAME; the same learner joining again is
         welcomed back (their progress is theirs)."""
         workshop = self.by_code(code)
-        name = (name or "").strip() if isinstance(name, str) else ""
-        if not _NAME.match(name):
-            raise WorkshopError(msg("a display name is 1 to 40 characters (no < or >)"))
+        try:
+            name = display_name(name)
+        except BadName as exc:
+            raise WorkshopError(exc.args[0]) from None
         if workshop["ended"] is not None:
             raise Gone(msg("the workshop '{title}' has ended", title=workshop["title"]))
         with self._lock:
-            outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"])
+            outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"], same=skeleton)
         if outcome == "removed":
             raise LabError(msg("your trainer removed you from the workshop '{title}'; this browser cannot join it "
                                "again", title=workshop["title"]))
