@@ -57,13 +57,19 @@ class WarmPool:
 
     # --- using it ------------------------------------------------------------------------
 
-    def take(self, lesson: Lesson) -> Sandbox | None:
+    def take(self, lesson: Lesson, key: str | None = None) -> Sandbox | None:
         """A ready sandbox of LESSON's shape whose nodes all still run, or None (the caller
-        makes one). A pooled sandbox found dead is destroyed, and the next one is tried."""
+        makes one). A pooled sandbox found dead is destroyed, and the next one is tried.
+
+        What the pool holds for reservations is kept for them: KEY (a workshop whose learner
+        arrives) may take its own reservation's, anyone may take what is beyond the others'
+        reservations (the standing pool). A reset, or a self-paced learner, takes no
+        sandbox kept for a workshop's learners still to come."""
         while True:
             with self._cond:
                 ready = self._ready.get(lesson.shape) or []
-                sandbox = ready.pop(0) if ready else None
+                kept = sum(n for k, (shape, n) in self._reserved.items() if shape == lesson.shape and k != key)
+                sandbox = ready.pop(0) if len(ready) > kept else None
                 self._cond.notify_all()  # refill
             if sandbox is None:
                 return None

@@ -81,7 +81,13 @@ class Lifecycle:
             if old is not None:
                 self.store.let_go(learner, old.id)
                 old.destroy()
-            sandbox = self._new_sandbox(lesson, on_progress, seat)
+            # A workshop's learner may take what the pool keeps for that workshop once: their
+            # first sandbox in it. A reset (here, or a release and a new start) takes none of
+            # it: it is for the learners still to come.
+            key = None if old is not None or fresh else self.admission.seating().members.get(learner)
+            if key is not None and key == seat.reserved_from:
+                key = None
+            sandbox = self._new_sandbox(lesson, on_progress, seat, key)
             try:
                 self._refuse_if_closed()
                 seat.prepared = set()
@@ -103,10 +109,13 @@ class Lifecycle:
         self.events.activity(learner)
         return sandbox
 
-    def _new_sandbox(self, lesson: Lesson, on_progress: Progress, seat: Seat | None = None) -> Sandbox:
+    def _new_sandbox(self, lesson: Lesson, on_progress: Progress, seat: Seat | None = None,
+                     key: str | None = None) -> Sandbox:
         self._refuse_if_closed()
-        sandbox = self.pool.take(lesson) if self.pool is not None else None
+        sandbox = self.pool.take(lesson, key) if self.pool is not None else None
         if sandbox is not None:
+            if seat is not None and key is not None:
+                seat.reserved_from = key
             self.metrics.pool_hits.inc()
             on_progress(msg("ready (from the warm pool)"))
             return sandbox

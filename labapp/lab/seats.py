@@ -32,6 +32,7 @@ class Seat:
     # (lesson, step) -> checks in a row that could not be judged (uncertain: never recorded as
     # attempts, so the roster's stuck mark counts them here)
     unjudged: dict[tuple[str, str], int] = field(default_factory=dict)
+    reserved_from: str | None = None  # the workshop whose pool reservation gave this learner a sandbox
     lang: str = "en"  # the language of the learner's page, for what the lab tells it
     address: str = ""  # the client address the learner last asked for a sandbox from (the web layer's)
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer

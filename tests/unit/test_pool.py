@@ -55,6 +55,24 @@ def test_the_pool_fills_to_its_target_gives_out_and_refills():
     assert all(b.destroyed for b in made if b is not taken)
 
 
+def test_what_the_pool_keeps_for_a_workshop_goes_only_to_that_workshop():
+    """Resets and self-paced learners take from the standing pool, never what a workshop's
+    reservation keeps for its learners still to come (else a few resets drain it)."""
+    backend, made = _backend()
+    lesson = _lesson()
+    pool = WarmPool(backend, {"3x1": lesson}, standing_size=1, room=lambda: 10, busy=lambda: True)
+    for _ in range(3):  # filled by hand (the filler waits while "busy"): 1 standing, 2 for w1
+        pool.adopt(backend.create(lesson, lambda stage: None), "3x1")
+    pool.reserve("w1", lesson, 2)
+    assert pool.take(lesson) is made[0]        # the standing one, to anyone
+    assert pool.take(lesson) is None           # the rest is w1's
+    assert pool.take(lesson, "w2") is None     # another workshop's learner: not theirs either
+    assert pool.take(lesson, "w1") is made[1]  # w1's learner arrives
+    pool.reserve("w1", lesson, 1)              # (the workshop's tick: one fewer to come)
+    assert pool.take(lesson) is None
+    assert pool.take(lesson, "w1") is made[2]
+
+
 def test_the_pool_waits_while_learners_start_and_when_the_host_is_full():
     """The filler asks busy() first and room() next; each wait is proven by the filler coming
     back to ask again (a full pass of its loop) without having made anything."""

@@ -11,7 +11,7 @@ from labapp.config import Settings
 from labapp.lab import LabError
 from labapp.web.events import socketio
 
-from .helpers import LESSON, TOKEN, client_at, make_app, page_and_socket, received, same_learner, until
+from .helpers import LESSON, TOKEN, client_at, learner_of, make_app, page_and_socket, received, same_learner, until
 
 
 @pytest.fixture
@@ -508,6 +508,34 @@ def test_a_code_given_out_ahead_is_no_way_around_the_cap_on_one_address(tmp_path
     starting = _make(trainer, title="In ten minutes", starts=time.time() + 600)
     on_time, _ = _learner(soon, starting["code"], "Bo")
     assert _sandbox(on_time).status_code == 200  # its places are kept, and its learners get them
+
+
+def test_resets_take_nothing_the_pool_keeps_for_the_learners_still_to_come(tmp_path):
+    """A workshop's reservation in the warm pool is for its learners' first sandboxes: a
+    learner who resets (Socket.IO) or releases and starts again (REST) gets a new one made,
+    and the room's late arrivals still find theirs ready."""
+    app = make_app(tmp_path, max_sandboxes=30)
+    lab = app.extensions["labapp"].services
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    made = _make(trainer, capacity=3)
+    lesson = lab.catalog.get(LESSON, "en")
+    lab.workshops.tick()  # the workshop has begun: the pool keeps 3 for it
+    for _ in range(3):
+        lab.pool.adopt(lab.backend.create(lesson, lambda stage: None), lesson.shape)
+    hits = lambda: lab.metrics.pool_hits._value.get()  # noqa: E731
+    ann, _ = _learner(app, made["code"], "Ann")
+    assert _sandbox(ann).status_code == 200 and hits() == 1 and lab.pool.count() == 2
+    for _ in range(3):  # release and start again, three times: made anew, the pool untouched
+        assert ann.delete("/api/sandbox").status_code == 200
+        assert _sandbox(ann).status_code == 200
+    ann.get(f"/lessons/{LESSON}?lang=en")
+    client = socketio.test_client(app, namespace="/lab", flask_test_client=ann)
+    client.emit("reset", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+    received(client, "sandbox", lambda e: e.get("stage") == "ready")
+    assert hits() == 1 and lab.pool.count() == 2
+    bo, _ = _learner(app, made["code"], "Bo")  # a late arrival: theirs is ready
+    assert _sandbox(bo).status_code == 200 and hits() == 2 and lab.pool.count() == 1
 
 
 def test_a_workshop_only_lab_gives_sandboxes_to_workshop_learners_only(tmp_path):
