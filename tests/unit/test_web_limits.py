@@ -137,6 +137,33 @@ def test_socket_io_joins_and_resets_count_as_sandboxes(tmp_path):
     received(cho, "sandbox", lambda e: e.get("stage") == "ready")
 
 
+def test_resets_while_the_sandbox_is_starting_cost_the_address_nothing(tmp_path):
+    """A reset while the learner's sandbox is still being made (or waits its turn) makes
+    nothing: pressed again and again, it must not drain the address's sandbox budget (the
+    room behind it shares that budget)."""
+    from .fakes import FakeSandbox
+
+    gate = threading.Event()
+
+    def slow(lesson, progress):
+        gate.wait(10)
+        return FakeSandbox(nodes=lesson.node_names)
+    app = make_app(tmp_path, factory=slow, LABAPP_RATE_SANDBOXES="2/minute")
+    lab = app.extensions["labapp"].services
+    http, ann = page_and_socket(app)
+    try:
+        ann.emit("join", {"lesson": LESSON, "lang": "en"}, namespace="/lab")  # 1 of 2: being made
+        until(lambda: lab.lifecycle.status(learner_of(http))["state"] == "starting")
+        for _ in range(5):
+            ann.emit("reset", {"lesson": LESSON, "lang": "en"}, namespace="/lab")
+            received(ann, "sandbox", lambda e: e.get("stage") == "starting")
+    finally:
+        gate.set()
+    until(lambda: lab.lifecycle.status(learner_of(http))["state"] == "ready")
+    assert app.test_client().post(SANDBOX, json={}).status_code == 200  # 2 of 2: the resets cost nothing
+    assert app.test_client().post(SANDBOX, json={}).status_code == 429
+
+
 def test_refused_sandbox_requests_from_fresh_cookies_do_not_use_up_the_rooms_sandbox_budget(tmp_path):
     """One member of a room behind one address, with fresh cookies, asks for sandboxes that
     the cap per address refuses (REST, the page's join, its reset): they make nothing, so
