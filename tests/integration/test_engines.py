@@ -33,38 +33,12 @@ from labapp.sandbox.images import all_image_refs, missing_images
 from labapp.sandbox.multi import EngineDown, MultiBackend, copy_images, engine_capacity, make_backend
 from labapp.services import build_services
 
+from ..lesson_text import one_step_lesson
 from .conftest import labelled_ids, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-LESSON = """---
-title: t
-summary: s
-language: en
-level: beginner
-time: 5
-kind: challenge
-sandbox: {nodes: 1, managers: 1}
----
-
-## One {#one}
-
-```manager1
-docker node ls
-```
-
-```check
-- output_contains: {value: "Leader"}
-```
-
-```hint
-A nudge.
-```
-
-```hint
-The answer.
-```
-"""
+LESSON = one_step_lesson("docker node ls", 'output_contains: {value: "Leader"}')
 
 
 class SecondEngine:

@@ -17,6 +17,7 @@ from labapp.lab.queue import CreationQueue
 from labapp.lesson.model import CheckSpec
 
 from .fakes import FakeEngine, FakeSandbox, network, ok, fail
+from ..lesson_text import one_step_lesson
 from .helpers import until
 
 
@@ -238,34 +239,7 @@ from .test_lab import services  # noqa: E402  (the lab over a fake backend)
 from .fakes import FactoryBackend  # noqa: E402
 from labapp.lesson.parser import parse_lesson  # noqa: E402
 
-LESSON = """---
-title: t
-summary: s
-language: en
-level: beginner
-time: 5
-kind: challenge
-sandbox: {nodes: 1, managers: 1}
----
-
-## One {#one}
-
-```manager1
-docker service create --name web --replicas 5 nginx
-```
-
-```check
-- service: {name: web, replicas: 5}
-```
-
-```hint
-A nudge.
-```
-
-```hint
-The answer.
-```
-"""
+LESSON = one_step_lesson("docker service create --name web --replicas 5 nginx", 'service: {name: web, replicas: 5}')
 
 
 @pytest.fixture

@@ -17,36 +17,10 @@ from labapp.sandbox.multi import EngineDown, MultiBackend, make_backend
 from labapp.services import build_services
 
 from .fakes import FakeSandbox, ok
+from ..lesson_text import one_step_lesson
 from .helpers import until
 
-TEXT = """---
-title: t
-summary: s
-language: en
-level: beginner
-time: 5
-kind: challenge
-sandbox: {nodes: 1, managers: 1}
----
-
-## One {#one}
-
-```manager1
-docker node ls
-```
-
-```check
-- output_contains: {value: "x"}
-```
-
-```hint
-A nudge.
-```
-
-```hint
-The answer.
-```
-"""
+TEXT = one_step_lesson("docker node ls", 'output_contains: {value: "x"}')
 
 A, B = "unix:///run/a.sock", "unix:///run/b.sock"
 
