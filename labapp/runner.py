@@ -266,6 +266,9 @@ class Runner:
         # a rule must hold (else it is no rule the learner can keep).
         broken = [c for c, rule in zip(result.before, rules) if c.passed and not rule]
         unkept = [c for c, rule in zip(result.before, rules) if rule and not c.passed]
+        # ...and it must fail on evidence: one still "converging" when nothing was done waits
+        # for a state that will not come, and tells the learner "not judged" for ever.
+        unsure = [c for c, rule in zip(result.before, rules) if c.uncertain and not rule]
         if bad:
             result.error = (f"'{bad[0].command}' on {bad[0].node} failed (exit {bad[0].result.exit_code}): "
                             f"{bad[0].result.output.strip()[-300:]}")
@@ -275,7 +278,12 @@ class Runner:
         elif unkept:
             result.error = ("a rule does not hold before the step, so no learner could keep it: "
                             + "; ".join(f"{c.name}: {c.reason}" for c in unkept))
-        passed = not bad and not broken and not unkept and all(c.passed for c in result.checks)
+        elif unsure:
+            result.error = ("a state check cannot tell before its step: it waits for the swarm to converge and "
+                            "ends uncertain, so a learner who has not done the step is never told so: "
+                            + "; ".join(f"{c.name}: {c.reason}" for c in unsure))
+        passed = (not bad and not broken and not unkept and not unsure
+                  and all(c.passed for c in result.checks))
         result.status = "passed" if passed else "failed"
         result.seconds = time.monotonic() - started
         return result

@@ -159,6 +159,29 @@ def test_a_rule_that_does_not_hold_before_the_step_is_an_error():
                                    "container legacy: there is no container legacy on manager1")
 
 
+def test_a_check_still_converging_before_the_step_is_an_error(monkeypatch):
+    """Before the step a check must fail on evidence: one that ends uncertain there would tell
+    a learner who did nothing "not judged", for ever."""
+    import dataclasses
+
+    world = World()
+    runner = Runner(world.box, lesson(), {})
+    checked = runner.check
+
+    def unsure_before(step, runs, state_only=False):
+        results = checked(step, runs, state_only=state_only)
+        if state_only:  # the before-checks: the first one ends still converging
+            results[0] = dataclasses.replace(results[0], passed=False, uncertain=True,
+                                             reason="not judged yet: the lab is slow")
+        return results
+    monkeypatch.setattr(runner, "check", unsure_before)
+    result = runner.solve_step(lesson().steps[0], both_ways=True)
+    assert not result.passed and all(c.passed for c in result.checks)
+    assert result.error == ("a state check cannot tell before its step: it waits for the swarm to converge and "
+                            "ends uncertain, so a learner who has not done the step is never told so: "
+                            "container legacy: not judged yet: the lab is slow")
+
+
 def test_a_capture_runs_alone_after_the_other_checks():
     world = World()
     runner = Runner(world.box, lesson(), {})
