@@ -2,6 +2,7 @@
 the web app and the CLI both use it."""
 from __future__ import annotations
 
+import contextvars
 import json
 import shlex
 import time
@@ -198,8 +199,12 @@ class Runner:
             results.update({id(spec): run_check(spec, ctx) for spec in together})
         else:
             # Checks only read, so they may ask at once; results keep the lesson's order.
+            # Each in a copy of this thread's context: the learner who owns the jail's jobs
+            # (filters.owned_by) goes with them.
+            asked = [(contextvars.copy_context(), spec) for spec in together]
             with ThreadPoolExecutor(max_workers=min(4, len(together))) as pool:
-                results.update(zip(map(id, together), pool.map(lambda spec: run_check(spec, ctx), together)))
+                results.update(zip(map(id, together), pool.map(
+                    lambda pair: pair[0].run(run_check, pair[1], ctx), asked)))
         for spec in specs:  # then those that watch the wire, one at a time, in a quiet sandbox
             if runs_alone(spec):
                 results[id(spec)] = run_check(spec, ctx)

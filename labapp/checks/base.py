@@ -3,10 +3,13 @@ kinds (@check), validation of a lesson's check arguments and run_check. The kind
 are in the sibling modules, by what they read."""
 from __future__ import annotations
 
+import collections
+import hashlib
 import ipaddress
 import os
 import re
 import shlex
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -268,20 +271,41 @@ def reads_state(spec: CheckSpec) -> bool:
     return CHECKS[spec.kind].reads == "state"
 
 
+_PATTERN_VERDICTS: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+_PATTERN_VERDICTS_KEPT = 256
+_PATTERN_LOCK = threading.Lock()
+
+
 def pattern_hits(pattern: str, flags: int, texts: list[str]) -> list[int] | None:
     """The indexes of the TEXTS (a learner's output) that a lesson's PATTERN matches, found in
-    the filters' sandbox within its time limit (filters_sandbox.search). None when the
-    sandbox had no free slot (the lab is busy: the check says "not yet" and is asked again);
-    a pattern that did not finish is a LabappError that says why (the check fails: output
-    crafted to make a pattern backtrack for hours is not judged)."""
-    try:
-        return filters_sandbox.search(pattern, flags, texts)
-    except filters_sandbox.Busy:
-        return None
-    except filters_sandbox.JobFailed as exc:
-        raise LabappError(msg("the output could not be checked against /{pattern}/ ({why}): output this long or "
-                              "this unusual is not judged; run the step's commands as written and check again",
-                              pattern=pattern, why=said(exc))) from None
+    the filters' sandbox within its time limit (filters_sandbox.search), under the learner's
+    one job at a time (the caller's filters.owned_by). A pattern that did not finish is a
+    LabappError that says why (the check fails: output crafted to make a pattern backtrack
+    for hours is not judged); the verdict on the same pattern and output is kept, so a learner
+    pressing Check again costs the jail nothing. None ("not yet": asked again) when the jail
+    had no free slot or could not answer now: the lab's trouble, not the learner's answer."""
+    digest = hashlib.sha256("\0".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
+    key = (pattern, int(flags), len(texts), digest)
+    with _PATTERN_LOCK:
+        kept = _PATTERN_VERDICTS.get(key)
+        if kept is not None:
+            _PATTERN_VERDICTS.move_to_end(key)
+    if kept is None:
+        try:
+            kept = filters_sandbox.search(pattern, flags, texts)
+        except filters_sandbox.Overran as exc:
+            kept = msg("the output could not be checked against /{pattern}/ ({why}): output this long or this "
+                       "unusual is not judged; run the step's commands as written and check again",
+                       pattern=pattern, why=said(exc))
+        except filters_sandbox.JobFailed:  # busy, or the jail could not start: ask again
+            return None
+        with _PATTERN_LOCK:
+            _PATTERN_VERDICTS[key] = kept
+            while len(_PATTERN_VERDICTS) > _PATTERN_VERDICTS_KEPT:
+                _PATTERN_VERDICTS.popitem(last=False)
+    if isinstance(kept, list):
+        return list(kept)
+    raise LabappError(kept)
 
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:

@@ -73,10 +73,13 @@ def _holder(node, container, network):
 
 def _impostor(ctx, svc, networks: set[str], addresses: set[str]):
     """Who else holds one of ADDRESSES on one of NETWORKS (by id) than SVC's tasks: a
-    container there at a task's address answers in its place. None when nobody does."""
+    container there at a task's address answers in its place. None when nobody does. The
+    tasks are known by their container IDs, as swarm reports them (a label such as
+    com.docker.swarm.service.id is anyone's to set on their own container)."""
+    tasks = {((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") for t in svc.tasks()} - {None}
     for node, container, network, settings in _endpoints(ctx):
         if (settings.get("NetworkID") in networks and settings.get("IPAddress") in addresses
-                and (container.attrs["Config"].get("Labels") or {}).get("com.docker.swarm.service.id") != svc.id):
+                and container.id not in tasks):
             return _holder(node, container, network)
     return None
 

@@ -47,7 +47,7 @@ def _matches(ctx, args):
         return False, msg(_NOTHING_RAN)
     hits = pattern_hits(args["value"], re.M, [_all_output(ctx)])
     if hits is None:
-        return None, msg("the lab is busy matching other output")
+        return None, msg("the lab could not match the output just now")
     found = bool(hits)
     return found, (msg("the output matches") if found
                    else msg("the output does not match /{pattern}/", pattern=args["value"]))

@@ -15,6 +15,7 @@ from .state import _container_exists
 
 _PACKET_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ ")
 CAPTURE_SECONDS = 12  # the longest a capture may run (its traffic ends it much sooner)
+MAX_PACKETS = 2000  # packets of a capture that are read (two pings make a handful)
 
 
 def _packets(stdout: str) -> list[str]:
@@ -93,10 +94,12 @@ def _capture(ctx, args):
     if not started:
         said = "".join(stderr).strip().splitlines()
         return False, msg("{where} did not start: {said}", where=where, said=said[-1] if said else msg("no output"))
-    packets = _packets("".join(list(stdout)))
+    # A flood on the filter is not read whole: the first MAX_PACKETS, each cut at 2 KiB
+    # (tcpdump's line for one packet and the next for a VXLAN packet's inner one fit).
+    packets = [p[:2048] for p in _packets("".join(list(stdout)))[:MAX_PACKETS]]
     found = pattern_hits(args.get("match", "."), re.S, packets)
     if found is None:
-        return None, msg("the lab is busy matching other output")
+        return None, msg("the lab could not match the output just now")
     hits = [packets[i] for i in found]
     shown = args.get("match", ".")
     seen, total = _n_packets(len(hits)), _n_packets(len(packets))

@@ -41,6 +41,10 @@ class Busy(JobFailed):
     """A job that did not start: every slot stayed taken (it may be asked again later)."""
 
 
+class Overran(JobFailed):
+    """A job its child's limits stopped: it ran out of time, memory or CPU."""
+
+
 def nonsense() -> Message:
     return msg("stopped: the sandbox replied nonsense")
 
@@ -205,9 +209,9 @@ class ForkServer:
             reply = frames.receive(sock)
         except (EOFError, OSError, ValueError, RecursionError):
             if time.monotonic() - start >= seconds * 0.9:
-                raise JobFailed(msg("stopped: it ran longer than {seconds} s", seconds=format(seconds, "g"))) from None
-            raise JobFailed(msg("stopped: it needed more than {mib} MiB of memory, more CPU time than it may use, "
-                                "or failed", mib=memory >> 20)) from None
+                raise Overran(msg("stopped: it ran longer than {seconds} s", seconds=format(seconds, "g"))) from None
+            raise Overran(msg("stopped: it needed more than {mib} MiB of memory, more CPU time than it may use, "
+                              "or failed", mib=memory >> 20)) from None
         if not isinstance(reply, dict):
             raise JobFailed(nonsense())
         if reply.get("failed"):

@@ -61,7 +61,8 @@ class Commands:
         runner = self.lifecycle.runner(sandbox, lesson)
         self.lifecycle.prepare(seat, runner, step)
         seat.touch()
-        results = runner.check(step, seat.runs_of(step_id))
+        with filters.owned_by(learner):  # the lesson's patterns over their output: one jail job at a time
+            results = runner.check(step, seat.runs_of(step_id))
         for _ in range(CHECK_ROUNDS - 1):
             if not _only_uncertain(results):
                 break
@@ -69,7 +70,8 @@ class Commands:
             (on_event or (lambda event: None))({"type": "checking", "step": step_id, "message": msg(
                 "The lab is slow right now and the swarm is still converging: checking again.")})
             seat.touch()
-            results = runner.check(step, seat.runs_of(step_id))
+            with filters.owned_by(learner):
+                results = runner.check(step, seat.runs_of(step_id))
         verdict = {"step": step_id, "checks": [r.as_dict() for r in results]}
         if _only_uncertain(results):
             self.metrics.checks.labels("uncertain").inc()

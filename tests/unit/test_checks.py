@@ -55,24 +55,36 @@ def test_output_contains_and_matches_read_stdout_and_stderr_of_every_command():
 
 def test_output_matches_waits_when_the_pattern_sandbox_is_busy_and_fails_when_it_overruns(monkeypatch):
     """The pattern runs in the filters' sandbox (tests/security/test_check_patterns.py tries
-    it for real): no free slot is "not yet" (asked again, then uncertain), a pattern stopped
-    by its limit is a failure that says so."""
+    it for real): no free slot, or a jail that cannot answer now, is "not yet" (asked again,
+    then uncertain); a pattern stopped by its limits is a failure that says so, and the same
+    pattern over the same output is not run again."""
+    import collections
+
     from labapp.checks import base
     from labapp.filters import sandbox as filters_sandbox
 
-    def busy(*a, **kw):
-        raise filters_sandbox.Busy("busy")
-    monkeypatch.setattr(base.filters_sandbox, "search", busy)
-    spec = CheckSpec("output_matches", {"value": "x"})
-    result = run_check(spec, CheckContext(FakeSandbox(), [ok("x\n")], patience=1.0))
-    assert result.uncertain and not result.passed and "busy matching" in result.reason
+    monkeypatch.setattr(base, "_PATTERN_VERDICTS", collections.OrderedDict())
+    asked = []
 
-    def overrun(*a, **kw):
-        raise filters_sandbox.JobFailed("stopped: it ran longer than 3 s")
-    monkeypatch.setattr(base.filters_sandbox, "search", overrun)
-    result = run_check(spec, CheckContext(FakeSandbox(), [ok("x\n")]))
-    assert not result.passed and not result.uncertain
-    assert "could not be checked against /x/ (stopped: it ran longer than 3 s)" in result.reason
+    def trouble(error):
+        def search(*a, **kw):
+            asked.append(error)
+            raise error
+        return search
+    spec = CheckSpec("output_matches", {"value": "x"})
+    for error in (filters_sandbox.Busy("busy"), filters_sandbox.JobFailed("the sandbox is not available")):
+        monkeypatch.setattr(base.filters_sandbox, "search", trouble(error))
+        result = run_check(spec, CheckContext(FakeSandbox(), [ok("x\n")], patience=1.0))
+        assert result.uncertain and not result.passed and "could not match the output just now" in result.reason
+    monkeypatch.setattr(base.filters_sandbox, "search", trouble(filters_sandbox.Overran("stopped: it ran longer than 3 s")))
+    asked.clear()
+    for _ in range(3):
+        result = run_check(spec, CheckContext(FakeSandbox(), [ok("x\n")]))
+        assert not result.passed and not result.uncertain
+        assert "could not be checked against /x/ (stopped: it ran longer than 3 s)" in result.reason
+    assert len(asked) == 1  # kept: Check pressed again costs the jail nothing
+    other = run_check(spec, CheckContext(FakeSandbox(), [ok("x and more\n")]))
+    assert not other.passed and len(asked) == 2  # another output is another question
 
 
 ENGINE = FakeEngine(
@@ -217,7 +229,8 @@ from labapp.sandbox.base import Node  # noqa: E402
 def svc(name, sid, networks=(), tasks=(), vips=()):
     """A service with an ID, running TASKS ([(state, address), ...]) and virtual IPS."""
     net = f"id-{networks[0]}" if networks else None  # tasks and VIPs are on the first network
-    made = [{"Status": {"State": state}, "NetworksAttachments": [{"Network": {"ID": net}, "Addresses": [f"{addr}/24"]}]}
+    made = [{"Status": {"State": state, "ContainerStatus": {"ContainerID": f"c-task-{addr}"}},
+             "NetworksAttachments": [{"Network": {"ID": net}, "Addresses": [f"{addr}/24"]}]}
             for state, addr in tasks]
     return SimpleNamespace(name=name, id=sid, attrs={
         "Spec": {"TaskTemplate": {"Networks": [{"Target": f"id-{n}"} for n in networks]},
@@ -327,8 +340,8 @@ def test_resolves_fails_when_another_endpoint_holds_the_task_address_on_a_shared
     """The prober on the service's network and on the copy's: the answer is a task's address
     on a network they share, but a container holds it too, so it may answer instead."""
     copy = box_container("api", "c-copy", {"copy-net": ("10.0.4.3", "02:42:0a:00:04:03")})
-    task = box_container("api.1.x", "c-task", {"shop-net": ("10.0.4.3", "02:42:0a:00:04:13")}, service="api",
-                         service_id="svc-api-1")
+    task = box_container("api.1.x", "c-task-10.0.4.3", {"shop-net": ("10.0.4.3", "02:42:0a:00:04:13")},
+                         service="api", service_id="svc-api-1")
     prober = box_container("client", "c-client", {"copy-net": ("10.0.4.2", "02:42:0a:00:04:02"),
                                                   "shop-net": ("10.0.4.7", "02:42:0a:00:04:07")})
     copy.attrs["NetworkSettings"]["Networks"]["copy-net"]["NetworkID"] = "id-shop-net"  # same id: the worst case
@@ -340,6 +353,11 @@ def test_resolves_fails_when_another_endpoint_holds_the_task_address_on_a_shared
     honest = FakeSandbox(FakeEngine(services=[API], containers=[task, prober]),
                          script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3"))])
     assert check("resolves", {"container": "client", "name": "api", "service": "api"}, honest).passed
+    # the copy labelled as a task of the service, as `docker run --label` lets anyone: still not one
+    copy.attrs["Config"]["Labels"]["com.docker.swarm.service.id"] = "svc-api-1"
+    box = FakeSandbox(FakeEngine(services=[API], containers=[copy, task, prober]),
+                      script=[(r"nslookup -timeout=2 api", _nslookup("10.0.4.3"))])
+    assert not check("resolves", {"container": "client", "name": "api", "service": "api"}, box).passed
 
 
 def test_resolves_counts_the_vip_and_ignores_the_server_line():
