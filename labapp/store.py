@@ -40,6 +40,7 @@ attempt_reasons = sa.Table(  # why an attempt's checks failed, as the learner wa
     sa.Column("attempt", sa.Integer, primary_key=True),
     sa.Column("reasons", sa.Text, nullable=False),  # {check name: i18n.to_data(reason)}
 )
+REPEAT_WINDOW = 15 * 60  # seconds after an attempt in which the same one again is counted on its row
 attempt_repeats = sa.Table(  # an attempt told the same again (same step, verdict and reasons): one row
     "attempt_repeats", metadata,
     sa.Column("attempt", sa.Integer, primary_key=True),
@@ -133,6 +134,14 @@ class Store:
         """Remember STATUS ('passed' or 'failed') for a step, and the attempt; a pass is never
         undone by a later failure (a learner who broke the swarm afterwards still did it).
         REASONS: {failed check: the reason the learner was told} (Messages kept as such)."""
+        for attempt in range(2):
+            try:
+                return self._record(learner, lesson, step, status, failed_checks, reasons)
+            except sa.exc.IntegrityError:  # a record of the same step at the same moment inserted first
+                if attempt:
+                    raise
+
+    def _record(self, learner, lesson, step, status, failed_checks, reasons) -> None:
         now = time.time()
         with self.engine.begin() as db:
             old = db.execute(sa.select(progress.c.status).where(
@@ -150,7 +159,7 @@ class Store:
             # The same attempt again (a learner pressing Check over and over: same verdict, same
             # reasons) is counted on the last one's row: the roster and the room read every row
             # at each redraw, and clicks must not make them slower.
-            last = db.execute(sa.select(attempts.c.id, attempts.c.passed, attempts.c.failed_checks,
+            last = db.execute(sa.select(attempts.c.id, attempts.c.passed, attempts.c.failed_checks, attempts.c.at,
                                         attempt_reasons.c.reasons)
                               .select_from(attempts.outerjoin(attempt_reasons,
                                                               attempt_reasons.c.attempt == attempts.c.id))
@@ -158,7 +167,7 @@ class Store:
                                      attempts.c.step == step)
                               .order_by(attempts.c.id.desc()).limit(1)).first()
             if (last is not None and bool(last.passed) == (status == "passed") and last.failed_checks == names
-                    and last.reasons == said):
+                    and last.reasons == said and now - last.at < REPEAT_WINDOW):
                 again = db.execute(attempt_repeats.update().where(attempt_repeats.c.attempt == last.id)
                                    .values(repeats=attempt_repeats.c.repeats + 1, last_at=now))
                 if again.rowcount == 0:
@@ -263,19 +272,20 @@ class Store:
                 workshops.c.ended.is_(None)).order_by(participants.c.joined.desc())).mappings().first()
         return dict(row) if row else None
 
-    def join(self, wid: str, learner: str, name: str, capacity: int, same=str.casefold) -> str:
+    def join(self, wid: str, learner: str, name: str, capacity: int,
+             clash=lambda one, other: one.casefold() == other.casefold()) -> str:
         """Add LEARNER to the workshop as NAME, or welcome them back, in one transaction.
         Returns 'joined', or why not: 'removed' (the trainer removed them), 'name:<the name
-        taken>' (one whose SAME(name) is NAME's) or 'full'."""
+        taken>' (one that CLASHes with NAME) or 'full'."""
         with self.engine.begin() as db:
             if db.execute(sa.select(removals.c.at).where(removals.c.workshop == wid,
                                                          removals.c.learner == learner)).first() is not None:
                 return "removed"
             rows = db.execute(sa.select(participants).where(participants.c.workshop == wid)).mappings().all()
             mine = next((r for r in rows if r["learner"] == learner), None)
-            clash = next((r for r in rows if same(r["name"]) == same(name) and r["learner"] != learner), None)
-            if clash is not None:
-                return f"name:{clash['name']}"
+            taken = next((r for r in rows if r["learner"] != learner and clash(r["name"], name)), None)
+            if taken is not None:
+                return f"name:{taken['name']}"
             present = [r for r in rows if r["left"] is None and r["learner"] != learner]
             if mine is None and len(present) >= capacity:
                 return "full"

@@ -62,7 +62,8 @@ def room_figures(workshop: dict, lessons: list, people: list[dict], rows: list[d
         key = (a["lesson"], a["step"])
         if a["passed"]:
             first_pass.setdefault((a["learner"],) + key, a["at"])
-        elif a["at"] >= joined[a["learner"]]:  # what tripped them in this workshop
+        elif a.get("last_at", a["at"]) >= joined[a["learner"]]:  # what tripped them in this workshop (a
+            # repeated attempt counts when it was made again after they joined)
             for check in filter(None, (a["failed_checks"] or "").splitlines()):
                 reason = (a.get("reasons") or {}).get(check)
                 # one row per check and kind of reason (its message id): "cannot reach my-nginx:80

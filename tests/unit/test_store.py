@@ -56,6 +56,24 @@ def test_the_same_attempt_again_is_counted_on_one_row(tmp_path):
     assert store.progress("ann", "l") == {"s": "passed", "t": "failed"}
 
 
+def test_a_repeat_long_after_is_a_new_row(tmp_path, monkeypatch):
+    """Repeats are merged within REPEAT_WINDOW only: a learner who failed a step self-paced,
+    then joins a workshop and fails it the same way, has the workshop's failures on a row of
+    their own (the room counts what was made after the join)."""
+    import labapp.store as store_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(store_module.time, "time", lambda: clock[0])
+    store = Store(str(tmp_path / "w.db"))
+    store.record("ann", "l", "s", "failed", ["ping"])
+    clock[0] += store_module.REPEAT_WINDOW - 1
+    store.record("ann", "l", "s", "failed", ["ping"])
+    clock[0] += store_module.REPEAT_WINDOW + 1
+    store.record("ann", "l", "s", "failed", ["ping"])
+    assert [(t["at"], t["repeats"], t["last_at"]) for t in store.attempts(["ann"])] == [
+        (1000.0, 2, 1000.0 + store_module.REPEAT_WINDOW - 1), (clock[0], 1, clock[0])]
+
+
 def test_seats_remember_which_sandbox_a_learner_holds(tmp_path):
     store = Store(str(tmp_path / "s.db"))
     store.hold("ann", "sb1", "overlay")
