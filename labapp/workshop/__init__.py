@@ -16,7 +16,7 @@ from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound, Seating
 from ..lesson.model import Lesson
 from ..pool import WarmPool
 from ..store import Store
-from .names import BadName, display_name, skeleton
+from .names import BadName, clash, display_name
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
@@ -229,7 +229,7 @@ class Workshops:
         if workshop["ended"] is not None:
             raise Gone(msg("the workshop '{title}' has ended", title=workshop["title"]))
         with self._lock:
-            outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"], same=skeleton)
+            outcome = self.store.join(workshop["id"], learner, name, workshop["capacity"], clash=clash)
         if outcome == "removed":
             raise LabError(msg("your trainer removed you from the workshop '{title}'; this browser cannot join it "
                                "again", title=workshop["title"]))
