@@ -6,6 +6,13 @@
   const lesson = lab.dataset.lesson, lang = lab.dataset.lang;
   const out = document.getElementById("output");
   const status = document.getElementById("sandbox-status");
+  // A script that did not load (a dropped request) would leave "Starting your sandbox…" for
+  // ever: say it, so that the learner reloads.
+  if (typeof io !== "function" || !window.labapp || !window.labapp.dom) {
+    status.textContent = lab.dataset.msgScripts;
+    lab.dataset.sandbox = "broken";
+    return;
+  }
   const socket = io("/lab", { transports: ["websocket", "polling"] });
   const { el } = window.labapp.dom;
 

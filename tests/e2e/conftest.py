@@ -108,8 +108,10 @@ def server(tmp_path_factory, client):
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Debian's Chromium, one per test module: what a module leaves in it (pages still
+    reconnecting to a server that is gone, sockets queued) cannot reach the next module."""
     if not os.path.exists(CHROMIUM):
         _unavailable("Debian's chromium is not installed (apt-get install chromium)")
     try:

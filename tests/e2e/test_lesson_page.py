@@ -114,3 +114,12 @@ def test_malformed_and_oversized_socket_messages_get_answers_and_the_page_keeps_
     page.click("#console button[type=submit]")
     expect(page.locator("#output")).to_contain_text("Leader", timeout=30_000)
     assert page.locator("#console-line").get_attribute("maxlength") == "2000"
+
+
+def test_a_script_that_did_not_load_is_said_not_waited_for(server, page):
+    """A dropped request for one of the page's scripts (Socket.IO's, here) leaves no page
+    saying "Starting your sandbox…" for ever: it says to reload, and makes no sandbox."""
+    page.route("**/vendor/socket.io.min.js", lambda route: route.abort())
+    page.goto(server + "/lessons/overlay-attachable?lang=ko")
+    expect(page.locator("#sandbox-status")).to_have_text("이 페이지가 스크립트를 모두 불러오지 못했습니다. 새로 고침하세요.")
+    assert page.locator("#lab").get_attribute("data-sandbox") == "broken"
