@@ -54,9 +54,35 @@ def host_capacity(settings: Settings, nodes: int = 3, override: int = 0, memory:
     return Capacity(total, by_memory, by_cpu, memory, cores, per_sandbox, per_core, override if override > 0 else 0)
 
 
-def load_per_core() -> float:
-    """The host's 1-minute load average per core (what admission's overload compares)."""
+PRESSURE = "/proc/pressure/cpu"
+
+
+def cpu_pressure(path: str = PRESSURE) -> float | None:
+    """The share (0 to 1) of the last minute in which some task waited for a CPU, from the
+    kernel's pressure stall information (PSI); None where the kernel has none."""
     try:
-        return os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+        with open(path, encoding="ascii") as found:
+            for line in found:
+                if line.startswith("some "):
+                    fields = dict(part.split("=", 1) for part in line.split()[1:])
+                    return min(1.0, max(0.0, float(fields["avg60"]) / 100))
+    except (OSError, ValueError, KeyError):
+        return None
+    return None
+
+
+def load_per_core(pressure=cpu_pressure, loadavg=os.getloadavg, cores: int | None = None) -> float:
+    """How contended the host's CPUs are, as a load per core (what admission's overload and
+    the checks' patience read). From CPU pressure where the kernel reports it: 1 / (1 - P),
+    P the share of the last minute in which some task waited for a CPU (1 on an idle host, 2
+    when tasks waited half the time, 4 at three quarters). Else the 1-minute load average
+    per core. The load average also counts tasks blocked in I/O, which a learner can make
+    by the hundred in their own sandbox without using the CPU; CPU pressure counts only
+    tasks that want a CPU, and a learner's CPU is capped by their sandbox's cgroup."""
+    share = pressure()
+    if share is not None:
+        return 1 / max(0.01, 1 - share)
+    try:
+        return loadavg()[0] / max(1, cores or os.cpu_count() or 1)
     except OSError:
         return 0.0

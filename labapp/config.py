@@ -77,9 +77,9 @@ class Settings:
     pool_size: int = 1  # ready sandboxes per lesson shape
     max_sandboxes: int = 0  # 0: computed from the host (labapp/capacity.py)
     creates_per_hour: int = 20  # sandboxes one learner may make in an hour
-    check_patience: float = 10  # seconds a check waits for converging state on an idle host (x the load per core, up to 4)
-    overload_per_core: float = 0  # host load per core at which self-paced learners get no new sandbox (0: off;
-    # the load average counts runnable threads, which a learner's container can inflate: docs/workshops.md)
+    check_patience: float = 10  # seconds a check waits for converging state on an idle host (x the CPU contention, up to 4)
+    overload_per_core: float = 0  # CPU contention (capacity.load_per_core: from CPU pressure, 1 when idle) at which
+    # self-paced learners get no new sandbox (0: off; docs/workshops.md)
     sandboxes_at_once: int = 0  # sandboxes made at the same time, the rest wait their turn (0: one per core, at least 2)
     stuck_minutes: float = 10  # the dashboard's stuck mark: this long on one step
     stuck_failures: int = 3  # ... or this many failed checks in a row

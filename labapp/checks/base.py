@@ -17,6 +17,7 @@ from typing import Callable
 import docker.errors
 
 from ..engine import CONNECTION_ERRORS
+from ..capacity import load_per_core
 from ..errors import LabappError
 from ..filters import sandbox as filters_sandbox
 from ..i18n import msg, said
@@ -54,13 +55,10 @@ PATIENCE = 10.0
 MAX_STRETCH = 4.0
 
 
-def load_stretch(load: Callable[[], tuple] | None = None, cores: int | None = None) -> float:
-    """The host's 1-minute load per core (LOAD: os.getloadavg), between 1 and MAX_STRETCH."""
-    try:
-        per_core = (load or os.getloadavg)()[0] / max(1, cores or os.cpu_count() or 1)
-    except OSError:
-        return MAX_STRETCH
-    return min(MAX_STRETCH, max(1.0, per_core))
+def load_stretch(per_core: Callable[[], float] | None = None) -> float:
+    """The host's CPU contention per core (PER_CORE: capacity.load_per_core, from CPU pressure
+    where the kernel has it), between 1 and MAX_STRETCH."""
+    return min(MAX_STRETCH, max(1.0, (per_core or load_per_core)()))
 
 
 class CheckContext:

@@ -12,7 +12,7 @@ def quiet_host(monkeypatch):
     overloaded host; checks wait longer): in unit tests the host is idle, whatever else this
     machine runs. Tests of the load's effects pass their own figures."""
     monkeypatch.setattr("labapp.services.load_per_core", lambda: 0.0)
-    monkeypatch.setattr("labapp.checks.base.os.getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr("labapp.checks.base.load_per_core", lambda: 0.0)
 
 
 @pytest.fixture

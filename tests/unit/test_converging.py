@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from labapp.checks import CheckContext, run_check
+from labapp.capacity import cpu_pressure, load_per_core
 from labapp.checks.base import MAX_STRETCH, load_stretch
 from labapp.lab.errors import LabError
 from labapp.lab.queue import CreationQueue
@@ -228,9 +229,27 @@ def test_a_task_swarm_already_replaced_is_no_evidence_but_a_slot_failing_again_i
 
 
 def test_patience_stretches_with_the_hosts_load():
-    assert load_stretch(lambda: (0.3, 0, 0), cores=2) == 1.0
-    assert load_stretch(lambda: (5.0, 0, 0), cores=2) == 2.5
-    assert load_stretch(lambda: (40.0, 0, 0), cores=2) == MAX_STRETCH
+    assert load_stretch(lambda: 0.3) == 1.0
+    assert load_stretch(lambda: 2.5) == 2.5
+    assert load_stretch(lambda: 20.0) == MAX_STRETCH
+
+
+def test_the_load_is_read_from_cpu_pressure_which_blocked_tasks_cannot_inflate(tmp_path):
+    """The red team's overload: hundreds of processes blocked in I/O in one sandbox raise the
+    load average to hundreds while the CPUs idle. CPU pressure counts only tasks that wait
+    for a CPU: where the kernel reports it, that is what is read."""
+    psi = tmp_path / "cpu"
+    psi.write_text("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+    inflated = lambda: (500.0, 400.0, 300.0)  # noqa: E731
+    assert cpu_pressure(str(psi)) == 0.0
+    assert load_per_core(lambda: cpu_pressure(str(psi)), inflated, cores=2) == 1.0
+    psi.write_text("some avg10=80.00 avg60=75.00 avg300=10.00 total=99\n")
+    assert load_per_core(lambda: cpu_pressure(str(psi)), inflated, cores=2) == pytest.approx(4.0)
+    # no PSI on this kernel: the load average per core, as before
+    assert cpu_pressure(str(tmp_path / "none")) is None
+    assert load_per_core(lambda: None, lambda: (5.0, 0, 0), cores=2) == 2.5
+    psi.write_text("garbage\n")
+    assert cpu_pressure(str(psi)) is None
 
 
 # --- a step's verdict ----------------------------------------------------------------------
