@@ -279,9 +279,11 @@ def pattern_hits(pattern: str, flags: int, texts: list[str]) -> list[int] | None
     the filters' sandbox within its time limit (filters_sandbox.search), under the learner's
     one job at a time (the caller's filters.owned_by). A pattern that did not finish is a
     LabappError that says why (the check fails: output crafted to make a pattern backtrack
-    for hours is not judged); the verdict on the same pattern and output is kept, so a learner
-    pressing Check again costs the jail nothing. None ("not yet": asked again) when the jail
-    had no free slot or could not answer now: the lab's trouble, not the learner's answer."""
+    for hours is not judged); that verdict (it spent its CPU time, whatever the host's load)
+    and a match are kept for the same pattern and output, so a learner pressing Check again
+    costs the jail nothing. None ("not yet": asked again) when the jail had no free slot, ran
+    out of wall clock before CPU time (a busy host) or could not answer now: the lab's
+    trouble, not the learner's answer."""
     digest = hashlib.sha256("\0".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
     key = (pattern, int(flags), len(texts), digest)
     with _PATTERN_LOCK:
@@ -295,7 +297,7 @@ def pattern_hits(pattern: str, flags: int, texts: list[str]) -> list[int] | None
             kept = msg("the output could not be checked against /{pattern}/ ({why}): output this long or this "
                        "unusual is not judged; run the step's commands as written and check again",
                        pattern=pattern, why=said(exc))
-        except filters_sandbox.JobFailed:  # busy, or the jail could not start: ask again
+        except filters_sandbox.JobFailed:  # busy, slow (TimedOut), or the jail could not start: ask again
             return None
         with _PATTERN_LOCK:
             _PATTERN_VERDICTS[key] = kept

@@ -42,7 +42,13 @@ class Busy(JobFailed):
 
 
 class Overran(JobFailed):
-    """A job its child's limits stopped: it ran out of time, memory or CPU."""
+    """A job its child's limits stopped before its wall clock ran out: it used up its CPU time
+    or its memory (what the job asked for, whatever the host's load)."""
+
+
+class TimedOut(JobFailed):
+    """A job still running when its wall clock ran out: on a busy host, not always the job's
+    doing (compare Overran)."""
 
 
 def nonsense() -> Message:
@@ -141,11 +147,11 @@ class ForkServer:
             self._stop_locked()
 
     @contextlib.contextmanager
-    def slot(self, seconds: float):
+    def slot(self, seconds: float, wait: float | None = None):
         """One of the few jobs that may compute at once (the host has few cores), and one job
         at a time of each owner (owned_by): one learner's filters wait for each other, not
-        for the whole room's."""
-        deadline = time.monotonic() + seconds * 3
+        for the whole room's. Busy after WAIT seconds (3 x SECONDS unless given)."""
+        deadline = time.monotonic() + (seconds * 3 if wait is None else wait)
         with self._owned(_OWNER.get(), deadline):
             if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 raise Busy(_busy())
@@ -209,7 +215,7 @@ class ForkServer:
             reply = frames.receive(sock)
         except (EOFError, OSError, ValueError, RecursionError):
             if time.monotonic() - start >= seconds * 0.9:
-                raise Overran(msg("stopped: it ran longer than {seconds} s", seconds=format(seconds, "g"))) from None
+                raise TimedOut(msg("stopped: it ran longer than {seconds} s", seconds=format(seconds, "g"))) from None
             raise Overran(msg("stopped: it needed more than {mib} MiB of memory, more CPU time than it may use, "
                               "or failed", mib=memory >> 20)) from None
         if not isinstance(reply, dict):
@@ -218,10 +224,13 @@ class ForkServer:
             raise JobFailed(_failure(reply))
         return reply
 
-    def run(self, job: dict, seconds: float, memory: int = JQ_MEMORY) -> dict:
-        """Run JOB in a fresh child with SECONDS of wall clock and CPU; its reply, or JobFailed."""
-        with self.slot(seconds):
-            sock = self.connect({"seconds": seconds, "cpu": seconds, "memory": memory})
+    def run(self, job: dict, seconds: float, memory: int = JQ_MEMORY, cpu: float | None = None,
+            wait: float | None = None) -> dict:
+        """Run JOB in a fresh child with SECONDS of wall clock and CPU seconds of CPU time (as
+        much as the wall clock unless given), after waiting at most WAIT for a slot; its
+        reply, or JobFailed."""
+        with self.slot(seconds, wait):
+            sock = self.connect({"seconds": seconds, "cpu": seconds if cpu is None else cpu, "memory": memory})
             try:
                 return self.exchange(sock, job, seconds, memory, last=True)
             finally:
@@ -317,11 +326,14 @@ SEARCH_MEMORY = 256 << 20
 
 def search(pattern: str, flags: int, texts: list[str], seconds: float = SEARCH_SECONDS) -> list[int]:
     """The indexes of the TEXTS that PATTERN (a lesson's regular expression, with re's FLAGS)
-    matches. Computed in a sandbox child within SECONDS: a learner can print output that
-    makes a backtracking pattern run for hours, and in the app it would hold the interpreter
-    for every learner. JobFailed when it did not finish (Busy: it did not start)."""
+    matches. Computed in a sandbox child with SECONDS of CPU time: a learner can print output
+    that makes a backtracking pattern run for hours, and in the app it would hold the
+    interpreter for every learner. Its wall clock is 4 x SECONDS, so that on a busy host a
+    quick pattern is not stopped for the host's slowness. JobFailed when it did not finish:
+    Overran when the pattern used up its CPU time (the output's doing), TimedOut when the
+    wall clock ran out first (the host's), Busy when it waited SECONDS for a slot."""
     reply = server().run({"op": "search", "regex": pattern, "flags": int(flags), "texts": list(texts)},
-                         seconds, SEARCH_MEMORY)
+                         seconds * 4, SEARCH_MEMORY, cpu=seconds, wait=seconds)
     hits = reply.get("hits")
     if not isinstance(hits, list) or any(type(i) is not int or not 0 <= i < len(texts) for i in hits):
         raise JobFailed(nonsense())
