@@ -108,10 +108,56 @@ def server(tmp_path_factory, client):
     running.stop()
 
 
+# A page's scripts, styles, images and fonts are fetched by Playwright's driver, not by
+# Chromium's own network stack: Chromium aborts the requests in flight with
+# net::ERR_NETWORK_CHANGED whenever the host's interfaces change, and on this host every
+# sandbox made or removed adds or removes bridges and veths. Measured: a lesson page whose
+# dom.js, netmap.js and lab.js all failed so never started its lab (the e2e failures of two
+# CI runs). The driver's fetch does not watch the interfaces; what it gets is handed to
+# Chromium as the answer. Documents, WebSockets and the page's own fetches stay Chromium's
+# (a document answered by the driver has no address, and Chromium's local network access
+# checks then refuse its WebSocket to 127.0.0.1; Socket.IO reconnects by itself).
+FETCHED_BY_DRIVER = {"script", "stylesheet", "image", "font"}
+
+
+def _through_driver(route):
+    request = route.request
+    if request.resource_type not in FETCHED_BY_DRIVER:
+        route.continue_()
+        return
+    from playwright.sync_api import Error as PlaywrightError
+    for attempt in range(4):
+        try:
+            answer = route.fetch(max_redirects=0, timeout=60_000)
+        except PlaywrightError:
+            if attempt == 3:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+            continue
+        route.fulfill(response=answer)
+        return
+
+
+class _Browser:
+    """The browser, whose new contexts fetch through the driver (_through_driver)."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.route("**/*", _through_driver)
+        return context
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, one per test module: what a module leaves in it (pages still
-    reconnecting to a server that is gone, sockets queued) cannot reach the next module."""
+    reconnecting to a server that is gone, sockets queued) cannot reach the next module.
+    Its contexts fetch pages and their assets through the driver (_through_driver)."""
     if not os.path.exists(CHROMIUM):
         _unavailable("Debian's chromium is not installed (apt-get install chromium)")
     try:
@@ -120,15 +166,48 @@ def browser():
         _unavailable("playwright is not installed (pip install playwright)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
+        yield _Browser(browser)
         browser.close()
+
+
+def watch(page):
+    """What PAGE goes through that a failure should tell: console messages, script errors,
+    failed requests, error answers, WebSockets opened and closed (a list, filled as it comes)."""
+    seen = []
+    clock = time.monotonic
+
+    def note(text):
+        seen.append(f"{clock():.1f} {text}")
+    page.on("console", lambda m: note(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: note(f"page error: {e}"))
+    page.on("requestfailed", lambda r: note(f"request failed: {r.method} {r.url}: {r.failure}"))
+    page.on("response", lambda r: note(f"response {r.status} {r.url}") if r.status >= 400 else None)
+
+    def socket(ws):
+        note(f"websocket opened: {ws.url}")
+        ws.on("close", lambda w: note(f"websocket closed: {w.url}"))
+        ws.on("socketerror", lambda e: note(f"websocket error: {e}"))
+        ws.on("framereceived", lambda f: note(f"websocket frame in: {str(f)[:120]}"))
+    page.on("websocket", socket)
+    return seen
+
+
+def watched(request, who, page):
+    """Watch PAGE (WHO's) for the test REQUEST runs: a failure of the test carries what it
+    went through."""
+    if not hasattr(request.node, "page_watch"):
+        request.node.page_watch = []
+    request.node.page_watch.append((who, watch(page)))
+    return page
 
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser context (a new learner) and a screenshot helper."""
+    """A fresh browser context (a new learner) and a screenshot helper; a failing test
+    carries what the page went through (watch)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page = context.new_page()
+    watched(request, "the learner", page)
     os.makedirs(ARTIFACTS, exist_ok=True)
     shots = []
 
@@ -150,5 +229,7 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.rep_call = report
     if report.failed:
+        for who, events in getattr(item, "page_watch", []):
+            report.sections.append((f"what {who}'s page went through", "\n".join(events[-200:]) or "(nothing)"))
         for server in Server.running:
             report.sections.append((f"labapp serve at {server.url}: the end of its log", server.log_tail()))

@@ -11,30 +11,13 @@ from playwright.sync_api import expect
 
 from labapp.sandbox.base import LABEL_OWNER
 
-from .conftest import TRAINER_TOKEN, Server
+from .conftest import TRAINER_TOKEN, Server, watched
 from .test_lesson_page import wait_idle
 
 LESSON = "overlay-attachable"
 TRAINER = {"Authorization": f"Bearer {TRAINER_TOKEN}"}
 AXE = pathlib.Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def watch(page):
-    """What PAGE goes through that a failure should tell: console messages, script errors,
-    failed requests, WebSocket frames' opening and closing (a list, filled as it comes)."""
-    seen = []
-    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"))
-    page.on("pageerror", lambda e: seen.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: seen.append(f"request failed: {r.method} {r.url}: {r.failure}"))
-    page.on("response", lambda r: seen.append(f"response {r.status} {r.url}") if r.status >= 400 else None)
-
-    def socket(ws):
-        seen.append(f"websocket opened: {ws.url}")
-        ws.on("close", lambda w: seen.append(f"websocket closed: {w.url}"))
-        ws.on("socketerror", lambda e: seen.append(f"websocket error: {e}"))
-    page.on("websocket", socket)
-    return seen
 
 
 def audit(page, what):
@@ -144,17 +127,13 @@ def test_the_trainer_sign_in_and_home(room):
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
-def test_the_lesson_page_with_output_map_and_terminal(room, lang):
+def test_the_lesson_page_with_output_map_and_terminal(room, lang, request):
     """Ann's lesson page as she works: one step run (output and network map drawn), a
     step checked (its verdict shown), a terminal open on a container."""
-    page = room.ann.new_page()
-    seen = watch(page)
+    page = watched(request, "Ann", room.ann.new_page())
     page.goto(f"{room.url}/lessons/{LESSON}?lang={lang}")
-    try:
-        expect(page.locator("#sandbox-status")).to_contain_text(
-            re.compile("Sandbox ready|샌드박스 준비 완료"), timeout=120_000)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nwhat the page saw:\n" + "\n".join(seen)) from None
+    expect(page.locator("#sandbox-status")).to_contain_text(
+        re.compile("Sandbox ready|샌드박스 준비 완료"), timeout=120_000)
     wait_idle(page)
     step = page.locator("section.step").first
     step.locator("button.run").first.click()

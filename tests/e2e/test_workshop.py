@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from labapp.sandbox.base import LABEL_OWNER
 
-from .conftest import ARTIFACTS, TRAINER_TOKEN, Server
+from .conftest import ARTIFACTS, TRAINER_TOKEN, Server, watched
 
 LESSON = "overlay-attachable"
 
@@ -25,6 +25,7 @@ def workshop_server(tmp_path, client):
 def _context(browser, request, who):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page = context.new_page()
+    watched(request, who, page)  # what each page went through, carried by a failure (conftest)
 
     def shot(stage):
         os.makedirs(ARTIFACTS, exist_ok=True)
