@@ -31,23 +31,28 @@ def _bare(address: str) -> str:
     return address.split("/", 1)[0]
 
 
-def _service_addresses(ctx, name: str, networks: set[str]) -> tuple[object, set[str]]:
+def _service_addresses(ctx, name: str, networks: set[str]) -> tuple[object, set[str], set[str]]:
     """(service or None, its VIPs and its running tasks' addresses on NETWORKS, by id: the
-    networks the probing container is on. The same address on another network is another
-    endpoint: a learner can make a bridge with the overlay's subnet and a container there at
-    a task's address, and it answers to the name from a container on that bridge.)"""
+    networks the probing container is on, the container IDs of all its tasks). The same
+    address on another network is another endpoint: a learner can make a bridge with the
+    overlay's subnet and a container there at a task's address, and it answers to the name
+    from a container on that bridge. The tasks' containers are known by the IDs swarm
+    reports (a label such as com.docker.swarm.service.id is anyone's to set on their own
+    container); every task counts, a task being replaced still holds its address."""
     svc = _service(ctx.engine(ctx.default_node()), name)
     if svc is None:
-        return None, set()
+        return None, set(), set()
     found = {_bare(v["Addr"]) for v in (svc.attrs.get("Endpoint") or {}).get("VirtualIPs") or []
              if v.get("Addr") and v.get("NetworkID") in networks}
-    for task in svc.tasks(filters={"desired-state": "running"}):
-        if task["Status"]["State"] != "running":
+    tasks = svc.tasks()
+    for task in tasks:
+        if task.get("DesiredState") != "running" or task["Status"]["State"] != "running":
             continue
         for attachment in task.get("NetworksAttachments") or []:
             if ((attachment.get("Network") or {}).get("ID")) in networks:
                 found |= {_bare(a) for a in attachment.get("Addresses") or []}
-    return svc, found
+    containers = {((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") for t in tasks} - {None}
+    return svc, found, containers
 
 
 def _endpoints(ctx):
@@ -71,12 +76,10 @@ def _holder(node, container, network):
                node=node.name)
 
 
-def _impostor(ctx, svc, networks: set[str], addresses: set[str]):
-    """Who else holds one of ADDRESSES on one of NETWORKS (by id) than SVC's tasks: a
-    container there at a task's address answers in its place. None when nobody does. The
-    tasks are known by their container IDs, as swarm reports them (a label such as
-    com.docker.swarm.service.id is anyone's to set on their own container)."""
-    tasks = {((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") for t in svc.tasks()} - {None}
+def _impostor(ctx, tasks: set[str], networks: set[str], addresses: set[str]):
+    """Who else than the containers TASKS (a service's tasks, by ID) holds one of ADDRESSES
+    on one of NETWORKS (by id): a container there at a task's address answers in its place.
+    None when nobody does."""
     for node, container, network, settings in _endpoints(ctx):
         if (settings.get("NetworkID") in networks and settings.get("IPAddress") in addresses
                 and container.id not in tasks):
@@ -155,7 +158,7 @@ def _resolves(ctx, args):
         mine = _network_ids(ctx.engine(node).containers.get(container))
     except docker.errors.NotFound:
         return False, msg("there is no container {container} on {node}", container=container, node=node)
-    svc, owned = _service_addresses(ctx, args["service"], mine)
+    svc, owned, tasks = _service_addresses(ctx, args["service"], mine)
     if svc is None:
         return False, msg("{name} resolves from {container}, but there is no service {service}", name=name,
                           container=container, service=args["service"])
@@ -172,7 +175,7 @@ def _resolves(ctx, args):
         return False, msg("{name} resolves from {container} to {address}, which is not an address of service "
                           "{service}", name=name, container=container, address=strangers[0],
                           service=args["service"])
-    impostor = _impostor(ctx, svc, mine, set(answers))
+    impostor = _impostor(ctx, tasks, mine, set(answers))
     if impostor:
         return False, msg("{name} resolves from {container} to {address}, which {owner} holds as well: the answer "
                           "may not come from service {service}", name=name, container=container,

@@ -63,14 +63,13 @@ class Commands:
         seat.touch()
         with filters.owned_by(learner):  # the lesson's patterns over their output: one jail job at a time
             results = runner.check(step, seat.runs_of(step_id))
-        for _ in range(CHECK_ROUNDS - 1):
-            if not _only_uncertain(results):
-                break
-            self.metrics.checks.labels("slow").inc()
-            (on_event or (lambda event: None))({"type": "checking", "step": step_id, "message": msg(
-                "The lab is slow right now and the swarm is still converging: checking again.")})
-            seat.touch()
-            with filters.owned_by(learner):
+            for _ in range(CHECK_ROUNDS - 1):
+                if not _only_uncertain(results):
+                    break
+                self.metrics.checks.labels("slow").inc()
+                (on_event or (lambda event: None))({"type": "checking", "step": step_id, "message": msg(
+                    "The lab is slow right now and the swarm is still converging: checking again.")})
+                seat.touch()
                 results = runner.check(step, seat.runs_of(step_id))
         verdict = {"step": step_id, "checks": [r.as_dict() for r in results]}
         if _only_uncertain(results):

@@ -230,7 +230,8 @@ from labapp.sandbox.base import Node  # noqa: E402
 def svc(name, sid, networks=(), tasks=(), vips=()):
     """A service with an ID, running TASKS ([(state, address), ...]) and virtual IPS."""
     net = f"id-{networks[0]}" if networks else None  # tasks and VIPs are on the first network
-    made = [{"Status": {"State": state, "ContainerStatus": {"ContainerID": f"c-task-{addr}"}},
+    made = [{"DesiredState": "running" if state in ("running", "starting") else "shutdown",
+             "Status": {"State": state, "ContainerStatus": {"ContainerID": f"c-task-{addr}"}},
              "NetworksAttachments": [{"Network": {"ID": net}, "Addresses": [f"{addr}/24"]}]}
             for state, addr in tasks]
     return SimpleNamespace(name=name, id=sid, attrs={
