@@ -52,6 +52,27 @@ def test_destroy_leaves_nothing_labelled(client, settings):
     sb.destroy()  # twice is fine
 
 
+def test_destroy_removes_the_network_even_with_an_endpoint_it_did_not_make(client, settings):
+    """The engine can still count an endpoint on a sandbox's network after its containers
+    are gone (a CI run lost a sandbox's network so: 'has active endpoints'). A container
+    the sandbox did not make, attached to its network, stands in for that endpoint here."""
+    from labapp.sandbox.images import all_image_refs
+
+    sb = SwarmSandbox.create(client, settings, nodes=1)
+    stray = None
+    try:
+        stray = client.containers.run(all_image_refs(settings)[2], detach=True,
+                                      network=f"labapp-{sb.id}", labels={"labapp.test": sb.id})
+        sb.destroy()
+        assert sb.id not in labelled_ids(client)
+        stray.reload()
+        assert stray.attrs["NetworkSettings"]["Networks"] == {}  # disconnected, not removed
+    finally:
+        if stray is not None:
+            stray.remove(force=True)
+        sb.destroy()
+
+
 def test_missing_images_stop_creation_before_anything_is_made(client):
     before = labelled_ids(client)
     with pytest.raises(ImageMissing, match="labapp images build"):
