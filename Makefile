@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run run-dev test venv engine images browser nginx test-unit test-integration bench clean-sandboxes
+.PHONY: run run-dev test venv engine images browser nginx cluster-services test-unit test-integration bench clean-sandboxes
 
 # Gunicorn (one worker process of threads, real WebSockets); `make run-dev` for Werkzeug's.
 run: images
@@ -20,7 +20,7 @@ run-dev: images
 # 25 slowest tests are listed at the end. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-test: images browser nginx
+test: images browser nginx cluster-services
 	$(BIN)/labapp lessons check
 	LABAPP_REQUIRE_INTEGRATION=1 $(BIN)/python -m pytest -q -rs --durations=25 \
 		$(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) tests
@@ -46,6 +46,10 @@ browser:
 
 nginx:
 	scripts/ensure-nginx.sh
+
+# Debian's PostgreSQL and Redis, for the tests of instances sharing them (tests/servers.py)
+cluster-services:
+	scripts/ensure-cluster.sh
 
 bench: images
 	$(BIN)/python bench/sandbox_up.py

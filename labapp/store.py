@@ -10,7 +10,7 @@ import os
 import time
 
 import sqlalchemy as sa
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 
 from .errors import LabappError
 from .i18n import from_data, to_data
@@ -216,9 +216,16 @@ class Store:
     # --- seats: who holds which sandbox ---------------------------------------------------
 
     def hold(self, learner: str, sandbox: str, lesson: str) -> None:
-        with self.engine.begin() as db:
-            db.execute(seats.delete().where(sa.or_(seats.c.learner == learner, seats.c.sandbox == sandbox)))
-            db.execute(seats.insert().values(learner=learner, sandbox=sandbox, lesson=lesson, created=time.time()))
+        for attempt in range(2):  # several instances: another may record this learner's seat at the same moment
+            try:
+                with self.engine.begin() as db:
+                    db.execute(seats.delete().where(sa.or_(seats.c.learner == learner, seats.c.sandbox == sandbox)))
+                    db.execute(seats.insert().values(learner=learner, sandbox=sandbox, lesson=lesson,
+                                                     created=time.time()))
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     def let_go(self, learner: str, sandbox: str | None = None) -> None:
         with self.engine.begin() as db:
@@ -278,6 +285,7 @@ class Store:
         Returns 'joined', or why not: 'removed' (the trainer removed them), 'name:<the name
         taken>' (one that CLASHes with NAME) or 'full'."""
         with self.engine.begin() as db:
+            _lock_workshop(db, wid)
             if db.execute(sa.select(removals.c.at).where(removals.c.workshop == wid,
                                                          removals.c.learner == learner)).first() is not None:
                 return "removed"
@@ -301,6 +309,7 @@ class Store:
         """Take LEARNER off the workshop (their seat and name are free again) and remember that
         they were removed, in one transaction; their row as it was, or None if not in it."""
         with self.engine.begin() as db:
+            _lock_workshop(db, wid)
             row = db.execute(sa.select(participants).where(
                 participants.c.workshop == wid, participants.c.learner == learner)).mappings().first()
             if row is None:
@@ -317,6 +326,14 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _lock_workshop(db, wid: str) -> None:
+    """Joins and removals of workshop WID one at a time, those of other instances of the app
+    sharing the database too: its row is locked until the transaction ends (SELECT ... FOR
+    UPDATE; SQLite has no such lock, and one instance's workshop lock is all it needs). Without
+    it, two instances could both see the last seat (or a name) free and both take it."""
+    db.execute(sa.select(workshops.c.id).where(workshops.c.id == wid).with_for_update())
 
 
 def _sqlite_pragmas(connection, _record) -> None:

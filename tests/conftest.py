@@ -1,7 +1,8 @@
 """Shared test set-up: the real engine for integration and e2e tests, a leak check over the
 whole run (in the controller when pytest-xdist runs the tests in workers: a run ends with
-zero labelled containers, networks and volumes it made), and with
-LABAPP_REQUIRE_INTEGRATION=1 (make test, CI) a skipped test fails the run."""
+zero labelled containers, networks and volumes it made), Debian's Redis and PostgreSQL
+(`redis_url`, `postgres_url`: tests/servers.py), and with LABAPP_REQUIRE_INTEGRATION=1
+(make test, CI) a skipped test fails the run."""
 import os
 
 import pytest
@@ -11,6 +12,8 @@ from labapp.engine import connect
 from labapp.errors import LabappError
 from labapp.sandbox import LABEL, SwarmSandbox
 from labapp.sandbox.images import missing_images
+
+from .servers import ServerMissing, postgres_server, redis_server
 
 REQUIRE_INTEGRATION = os.environ.get("LABAPP_REQUIRE_INTEGRATION") == "1"
 _BEFORE = pytest.StashKey[set]()  # the labelled sandbox ids on the engine when the run began
@@ -110,3 +113,25 @@ def client(settings):
     if missing:
         _unavailable("images not built: " + ", ".join(missing) + "; run 'labapp images build'")
     yield client
+
+
+def _serve(server, tmpdir):
+    """Yield the URL of SERVER (a context manager of tests/servers.py) started in TMPDIR."""
+    try:
+        with server(tmpdir) as url:
+            yield url
+    except ServerMissing as exc:  # raised before anything is started
+        _unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """redis://127.0.0.1:PORT/0 of a Redis of its own, once per session (per xdist worker)."""
+    yield from _serve(redis_server, tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """postgresql+psycopg://labapp@127.0.0.1:PORT/labapp of a PostgreSQL of its own, once per
+    session (per xdist worker)."""
+    yield from _serve(postgres_server, tmp_path_factory.mktemp("postgres"))
