@@ -4,6 +4,8 @@ from __future__ import annotations
 import secrets
 
 __version__ = "0.1.0"
+ROUTE_COOKIE = "labapp_route"  # several instances: what the proxy's sticky hash reads (random, not a secret)
+ROUTE_DAYS = 30
 
 
 def create_app(settings=None, *, services=None, backend=None, kernel=None, capacity=True, testing=False):
@@ -60,6 +62,11 @@ def _cookies(app, settings) -> None:
     def hsts(response):
         if mode != "off" and settings.hsts_seconds > 0 and request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", f"max-age={settings.hsts_seconds}")
+        if settings.message_queue and ROUTE_COOKIE not in request.cookies:
+            # Several instances: the proxy keeps a browser on one by this cookie (docs/scale.md).
+            # The session cookie changes whenever the session does, so it cannot be the key.
+            response.set_cookie(ROUTE_COOKIE, secrets.token_hex(8), max_age=ROUTE_DAYS * 86400, httponly=True,
+                                samesite="Lax", secure=mode == "on" or (mode == "auto" and request.is_secure))
         return response
 
 

@@ -66,10 +66,13 @@ class Settings:
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "labapp")
     engines: str = ""  # several engines (docs/scale.md): unix:///..., tcp://host:2376, ssh://user@host; empty: DOCKER_HOST
     engine_tls_dir: str = ""  # ca.pem, cert.pem, key.pem for tcp:// engines (or one folder per host inside)
+    backend: str = "swarm"  # swarm: real sandboxes; loadtest: simulated ones, for load tests only (sandbox/loadtest.py)
     # --- the app instance (docs/web.md, docs/workshops.md)
     data_dir: str = os.path.join(ROOT, ".labapp")  # the database, the session secret, the instance id
     database_url: str = ""  # any SQLAlchemy URL; default: SQLite in the data directory
-    secret_key: str = ""  # default: random, kept in the data directory
+    secret_key: str = ""  # default: random, kept in the data directory (several instances: set the same one)
+    message_queue: str = ""  # several instances (docs/scale.md): a Redis URL (redis://host:6379/0); empty: one instance
+    cluster_name: str = "labapp"  # the prefix of the cluster's Redis keys and channels
     trainer_token: str = ""  # default: random, kept in the data directory, printed by serve
     idle_minutes: float = 30
     max_minutes: float = 180  # a sandbox's longest life (0: no limit)

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .cluster import Cluster
 from .capacity import Capacity, host_capacity, load_per_core
 from .config import Settings, parse_bytes
 from .datadir import kept
@@ -73,10 +74,18 @@ class Services:
     workshops: Workshops
     reports: Reports
     capacity: Capacity | None
+    cluster: Cluster | None = None  # several instances (LABAPP_MESSAGE_QUEUE; labapp/cluster.py)
 
     def start(self) -> dict:
-        """What `labapp serve` does before it serves: take back this instance's sandboxes
-        (learners', pooled) or reap the orphans, then start the pool filler and the reaper."""
+        """What `labapp serve` does before it serves: join the cluster if there is one, take
+        back this instance's sandboxes (learners', pooled) or reap the orphans, then start the
+        pool filler and the reaper."""
+        if self.cluster is not None:
+            try:
+                self.cluster.start()
+            except Exception as exc:  # noqa: BLE001 - redis' own errors: say which Redis and why
+                raise LabappError(f"cannot reach the Redis of LABAPP_MESSAGE_QUEUE ({_safe_url(self.cluster.url)}): "
+                                  f"{exc}") from None
         try:
             found = self.lifecycle.readopt()
         except LabappError as exc:
@@ -90,6 +99,20 @@ class Services:
     def shutdown(self) -> None:
         """Destroy every sandbox this instance holds (pooled ones too): none outlives the app."""
         self.lifecycle.shutdown()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+    def reap_dead_instances(self, suspects: set[str]) -> set[str]:
+        """Several instances: the sandboxes of instances found dead twice in a row (SUSPECTS:
+        those found dead the round before) are destroyed; returns this round's dead."""
+        if self.cluster is None:
+            return set()
+        dead = self.cluster.dead()
+        for owner in dead & suspects:
+            gone = self.lifecycle.reap_dead({owner})
+            log.warning("instance %s stopped answering: its %d sandboxes were removed", owner, len(gone))
+            self.cluster.forget(owner)
+        return dead - suspects
 
     def update_gauges(self) -> None:
         m = self.metrics
@@ -132,6 +155,12 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     workshops = Workshops(store, lifecycle, pool, events, metrics, catalog.version, capacity)
     if isinstance(backend, MultiBackend):
         tell_learners(backend, lifecycle, admission, settings.max_sandboxes)
+    cluster = None
+    if settings.message_queue:
+        _refuse_half_a_cluster(settings)
+        cluster = Cluster(settings.message_queue, settings.cluster_name, backend.owner)
+        lifecycle.shared = True
+        workshops.join_cluster(cluster)
     return Services(
         settings=settings, store=store, catalog=catalog, kernel=lifecycle.kernel, backend=backend,
         events=events, metrics=metrics, seats=seats, admission=admission, lifecycle=lifecycle,
@@ -139,7 +168,30 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
         expiry=Expiry(lifecycle, metrics, events, idle, settings.max_minutes * 60, settings.warn_minutes * 60,
                       parse_bytes(settings.swarm_store)),
         pool=pool, workshops=workshops, reports=Reports(workshops, settings.stuck_minutes, settings.stuck_failures),
-        capacity=capacity)
+        capacity=capacity, cluster=cluster)
+
+
+def _refuse_half_a_cluster(settings: Settings) -> None:
+    """Several instances share one database, one session secret and one trainer token;
+    each of them defaults to something kept in the instance's own data directory."""
+    missing = [name for name, value in (("LABAPP_DATABASE_URL", settings.database_url),
+                                        ("LABAPP_SECRET_KEY", settings.secret_key),
+                                        ("LABAPP_TRAINER_TOKEN", settings.trainer_token)) if not value]
+    if missing:
+        raise LabappError(f"LABAPP_MESSAGE_QUEUE is set (several instances), but {', '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not: each instance would keep its own",
+                          hint="set them to the same values on every instance (the database: PostgreSQL; "
+                               "docs/scale.md, 'More than one app instance')")
+
+
+def _safe_url(url: str) -> str:
+    """URL without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 class Reaper:
@@ -155,9 +207,11 @@ class Reaper:
         threading.Thread(target=self._loop, name="labapp-reaper", daemon=True).start()
 
     def _loop(self) -> None:
+        suspects: set[str] = set()
         while True:
             time.sleep(self.every)
             try:
+                suspects = self.services.reap_dead_instances(suspects)
                 self.services.expiry.reap()
                 shops = self.services.workshops
                 for wid in shops.tick():

@@ -132,6 +132,9 @@ def _announce(services, settings) -> None:
               f"pooled ones; removed {len(found['reaped'])} orphans", flush=True)
     if services.capacity:
         print(f"labapp: {services.capacity.explain()}", flush=True)
+    if services.cluster is not None:
+        print(f"labapp: instance {services.cluster.instance} of the cluster '{services.cluster.name}' "
+              f"(LABAPP_MESSAGE_QUEUE); alive now: {', '.join(sorted(services.cluster.alive()))}", flush=True)
     print(f"labapp: trainer token: {trainer_token_note(settings)}", flush=True)
 
 
@@ -154,16 +157,18 @@ def cmd_serve(args) -> int:
     proxies = proxy_networks(args.proxy_from)
     if args.threads < 4:
         raise LabappError(f"--threads {args.threads}: at least 4")
-    _check_walls(settings)
+    kernel = _simulated(settings)
+    if kernel is None:
+        _check_walls(settings)
     if args.dev:
-        return _serve_dev(args, settings, proxies)
+        return _serve_dev(args, settings, proxies, kernel)
     options = ServeOptions(host=args.host, port=args.port, threads=args.threads)
 
     def make_app():
         from .. import create_app
         from ..services import build_services
 
-        services = build_services(settings)
+        services = build_services(settings, kernel=kernel)
         app = create_app(services=services)
         if settings.trusted_proxies > 0:
             app.wsgi_app = forwarded_only_from(app.wsgi_app, proxies)
@@ -176,18 +181,29 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _simulated(settings) -> dict | None:
+    """LABAPP_BACKEND=loadtest: say loudly that sandboxes are simulated; the kernel probe's
+    answer to use instead of probing (no engine is checked or asked). None otherwise."""
+    if settings.backend != "loadtest":
+        return None
+    from ..sandbox.loadtest import KERNEL, WARNING
+
+    print(WARNING, flush=True)
+    return KERNEL
+
+
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _serve_dev(args, settings, proxies) -> int:
+def _serve_dev(args, settings, proxies, kernel=None) -> int:
     """Werkzeug's development server (a thread per connection, no limits): for a laptop only."""
     from .. import create_app
     from ..services import build_services
     from ..web.events import socketio
     from .production import forwarded_only_from
 
-    services = build_services(settings)
+    services = build_services(settings, kernel=kernel)
     app = create_app(services=services)
     if settings.trusted_proxies > 0:
         app.wsgi_app = forwarded_only_from(app.wsgi_app, proxies)

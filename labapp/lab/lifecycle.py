@@ -11,7 +11,7 @@ from ..errors import SandboxCreateError
 from ..i18n import msg
 from ..lesson.model import Lesson, Step
 from ..runner import Runner
-from ..sandbox.backend import Backend
+from ..sandbox.backend import ANY_OWNER, Backend
 from ..sandbox.base import Sandbox
 from ..store import Store
 from .admission import Admission
@@ -52,6 +52,8 @@ class Lifecycle:
         self.on_release = on_release
         self.check_patience = check_patience
         self.queue = queue
+        self.shared = False  # several instances share the store and the engines (labapp/cluster.py)
+        self.on_hold: Callable[[str, str], None] = lambda learner, sandbox_id: None  # a learner took a sandbox
         self._closed = False
 
     def runner(self, sandbox: Sandbox, lesson: Lesson, on_event=None) -> Runner:
@@ -93,6 +95,7 @@ class Lifecycle:
                 seat.prepared = set()
                 self._catch_up(seat, sandbox, lesson, on_progress, upto)
                 self.store.hold(learner, sandbox.id, lesson.slug)
+                self.on_hold(learner, sandbox.id)
             except BaseException:
                 sandbox.destroy()  # a sandbox that could not be caught up is nobody's
                 raise
@@ -242,10 +245,28 @@ class Lifecycle:
                 self.backend.destroy(sid)
                 self.metrics.reaped.labels("orphan").inc()
                 found["reaped"].append(sid)
+        if self.shared:  # the store's seats are every instance's: let go only of sandboxes gone from the engines
+            seen = {entry["id"] for entry in self.backend.existing(ANY_OWNER)}
         for sid, owner in held.items():
             if sid not in seen or sid in found["reaped"]:
                 self.store.let_go(owner["learner"], sid)
         return found
+
+    def reap_dead(self, owners: set[str]) -> list[str]:
+        """Several instances: destroy the sandboxes of OWNERS, instances that died (they
+        stopped beating, labapp/cluster.py), and let go of the seats that held them. Their
+        learners get their progress back on a new sandbox where they reconnect (replay)."""
+        if not owners:
+            return []
+        held = self.store.holdings()
+        gone = []
+        for entry in self.backend.existing(owners):
+            self.backend.destroy(entry["id"])
+            if entry["id"] in held:
+                self.store.let_go(held[entry["id"]]["learner"], entry["id"])
+            self.metrics.reaped.labels("dead instance").inc()
+            gone.append(entry["id"])
+        return gone
 
     def shutdown(self, wait: float = 120) -> None:
         """Destroy every sandbox (pooled ones too), after waiting (up to WAIT s) for those

@@ -33,7 +33,7 @@ class LabMetrics:
         self.workshops_open = Gauge("labapp_workshops_open", "Workshops not yet ended.", registry=r)
         for result in ("passed", "failed", "slow", "uncertain"):
             self.checks.labels(result)
-        for reason in ("idle", "lifetime", "orphan", "ended", "store"):
+        for reason in ("idle", "lifetime", "orphan", "ended", "store", "dead instance"):
             self.reaped.labels(reason)
 
     def render(self) -> bytes:

@@ -35,6 +35,7 @@ class Seat:
     reserved_from: str | None = None  # the workshop whose pool reservation gave this learner a sandbox
     lang: str = "en"  # the language of the learner's page, for what the lab tells it
     address: str = ""  # the client address the learner last asked for a sandbox from (the web layer's)
+    present: int = 0  # the learner's pages connected to this instance (the web layer counts them)
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
     output_size: int = 0  # characters in output
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +85,17 @@ class Seats:
     def get(self, learner: str) -> Seat:
         with self.lock:
             return self._seats.setdefault(learner, Seat(learner))
+
+    def peek(self, learner: str) -> Seat | None:
+        """LEARNER's seat if this instance has one (none is made)."""
+        with self.lock:
+            return self._seats.get(learner)
+
+    def here(self, learner: str) -> bool:
+        """Whether LEARNER is this instance's: a sandbox held or starting here, or a page of
+        theirs connected here (several instances: docs/scale.md)."""
+        seat = self.peek(learner)
+        return seat is not None and (seat.sandbox is not None or seat.starting or seat.present > 0)
 
     def all(self) -> list[Seat]:
         with self.lock:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-from typing import Callable
+from typing import Callable, Collection
 
 from ..errors import SandboxError
 from .base import LABEL_OWNER, LABEL_POOL, Sandbox
 
 Progress = Callable[[str], None]
+ANY_OWNER = frozenset({"*"})  # Backend.existing(owners=ANY_OWNER): every instance's sandboxes
 POOL_CPU_SHARES = 256  # a pooled sandbox's CPU weight until a learner takes it (a learner's: 1024)
 
 
@@ -30,8 +31,9 @@ class Backend(abc.ABC):
     def attach(self, sandbox_id: str) -> Sandbox:
         """The existing sandbox SANDBOX_ID, or SandboxNotFound."""
 
-    def existing(self) -> list[dict]:
-        """This instance's sandboxes: [{id, pooled, shape, created, nodes: [{name, status}]}]."""
+    def existing(self, owners: Collection[str] | None = None) -> list[dict]:
+        """This instance's sandboxes (OWNERS: those of these instances instead; ANY_OWNER:
+        every instance's): [{id, owner, pooled, shape, created, nodes: [{name, status}]}]."""
         return []
 
     def destroy(self, sandbox_id: str) -> None:
@@ -100,15 +102,17 @@ class SwarmBackend(Backend):
 
         return SwarmSandbox.attach(self.client, sandbox_id)
 
-    def existing(self):
+    def existing(self, owners=None):
         from .swarm import SwarmSandbox
 
+        owners = {self.owner} if owners is None else owners
         found = []
         for entry in SwarmSandbox.list(self.client):
             labels = entry.get("labels") or {}
-            if labels.get(LABEL_OWNER) != self.owner:
+            owner = labels.get(LABEL_OWNER)
+            if owners is not ANY_OWNER and owner not in owners:
                 continue
-            found.append({"id": entry["id"], "pooled": bool(labels.get(LABEL_POOL)),
+            found.append({"id": entry["id"], "owner": owner, "pooled": bool(labels.get(LABEL_POOL)),
                           "shape": labels.get(LABEL_POOL) or None, "created": entry["created"],
                           "nodes": entry["nodes"]})
         return found

@@ -26,10 +26,11 @@ from typing import Callable, Iterator, Sequence
 import docker.errors
 
 from ..capacity import Capacity, host_capacity
+from ..config import ConfigError
 from ..engine import CONNECTION_ERRORS, connect
 from ..errors import EngineUnavailable, LabappError, NodeDead
 from ..i18n import msg
-from .backend import Backend, SwarmBackend
+from .backend import ANY_OWNER, Backend, SwarmBackend
 from .base import Execution, Sandbox
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ class MultiBackend(Backend):
             if not engine.up:
                 continue
             try:
-                found = any(entry["id"] == sandbox_id for entry in engine.backend.existing())
+                found = any(entry["id"] == sandbox_id for entry in engine.backend.existing(ANY_OWNER))
             except (LabappError, docker.errors.APIError, *CONNECTION_ERRORS):
                 self.look(engine)
                 continue
@@ -302,19 +303,20 @@ class MultiBackend(Backend):
                 raise
             raise EngineDown(down_message(engine.address, engine.down_since or time.time())) from None
 
-    def existing(self):
+    def existing(self, owners=None):
         found = []
         for engine in self.engines:
             if not engine.up and not self.look(engine):
                 continue
             try:
-                entries = engine.backend.existing()
+                entries = engine.backend.existing(owners)
             except (LabappError, docker.errors.APIError, *CONNECTION_ERRORS):
                 self.look(engine)
                 continue
             with self._lock:
                 for entry in entries:
-                    engine.held.add(entry["id"])
+                    if entry.get("owner", self.owner) == self.owner:  # another instance's count elsewhere
+                        engine.held.add(entry["id"])
                     self._where[entry["id"]] = engine
             found += [{**entry, "engine": engine.address} for entry in entries]
         return found
@@ -488,10 +490,20 @@ class _PlacedExecution(Execution):
         return getattr(self.inner, name)
 
 
+BACKENDS = ("swarm", "loadtest")  # LABAPP_BACKEND
+
+
 def make_backend(settings, owner: str) -> Backend:
-    """The lab's backend: one engine as today, or several when LABAPP_ENGINES is set."""
+    """The lab's backend: one engine as today, or several when LABAPP_ENGINES is set; with
+    LABAPP_BACKEND=loadtest, simulated sandboxes (sandbox/loadtest.py: load tests only)."""
     from ..engine import engine_addresses
 
+    if settings.backend == "loadtest":
+        from .loadtest import LoadTestBackend
+
+        return LoadTestBackend(owner)
+    if settings.backend != "swarm":
+        raise ConfigError(f"LABAPP_BACKEND={settings.backend!r}: one of {', '.join(BACKENDS)}")
     addresses = engine_addresses(settings.engines)
     if not addresses:
         return SwarmBackend(settings, owner)

@@ -179,6 +179,9 @@ def status():
         answer.update(_engine_details())
         if lab.lifecycle.queue is not None:
             answer["queue"] = lab.lifecycle.queue.status()  # sandboxes being made, learners waiting their turn
+        answer["instance"] = lab.backend.owner  # which instance answered (several behind one proxy)
+        if lab.cluster is not None:
+            answer["instances"] = sorted(lab.cluster.alive())
     return jsonify(answer)
 
 

@@ -29,14 +29,22 @@ INTERNAL = msg("that did not work (an internal error, logged on the server)")
 def init_app(app, lab) -> None:
     """Bind Socket.IO to APP and the lab's outside world (LAB.events, the dashboards)."""
     # Same origin only (Flask-SocketIO's default), WebSocket first.
-    socketio.init_app(app, async_mode="threading", max_http_buffer_size=64 * 1024)
+    # Several instances (labapp/cluster.py): every emit passes through Redis, so that it reaches
+    # the pages another instance serves.
+    settings = lab.settings
+    queue = {"message_queue": settings.message_queue, "channel": f"{settings.cluster_name}:socketio"} \
+        if settings.message_queue else {}
+    socketio.init_app(app, async_mode="threading", max_http_buffer_size=64 * 1024, **queue)
     socketio.on_namespace(LabNamespace("/lab"))
     socketio.on_namespace(TrainerNamespace("/trainer"))
     socketio.on_error("/lab")(_failure)
     socketio.on_error("/trainer")(_failure)
 
     def notify(learner, event):
-        socketio.emit(event["type"], localize(event, lab.seats.get(learner).lang), to=learner, namespace="/lab")
+        # to each of the learner's pages in its own language: the page may be on another instance,
+        # which alone knows the learner's seat
+        for lang in LANGUAGES:
+            socketio.emit(event["type"], localize(event, lang), to=_learner_pages(learner, lang), namespace="/lab")
 
     lab.events.notify = notify
     lab.events.activity = _redraws(app, lab)
@@ -107,6 +115,11 @@ def localize(event: dict, lang: str) -> dict:
     return event
 
 
+def _learner_pages(learner: str, lang: str) -> str:
+    """The room of LEARNER's pages that read LANG (each page is also in the room LEARNER)."""
+    return f"{learner}:{lang}"
+
+
 def _dashboards(wid: str, lang: str) -> str:
     """The room of the trainer dashboards of workshop WID that read LANG."""
     return f"workshop:{wid}:{lang}"
@@ -135,6 +148,17 @@ class LabNamespace(Namespace):
         if not learner:
             return False  # open a page first: it gives the browser its learner id
         join_room(learner)
+        join_room(_learner_pages(learner, page_language()))
+        seat = services().seats.get(learner)
+        with seat.lock:
+            seat.present += 1
+
+    def on_disconnect(self, reason=None):
+        learner = session.get("learner")
+        seat = services().seats.peek(learner) if learner else None
+        if seat is not None:
+            with seat.lock:
+                seat.present = max(0, seat.present - 1)
 
     def _lesson(self, data):
         """(the learner, the lesson the message names, in the page's language)."""

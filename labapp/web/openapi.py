@@ -101,13 +101,15 @@ _SCHEMAS = {
         "exit_code": _nullable({"type": "integer"}), "stdout": _STR, "stderr": _STR}},
     "Status": {"type": "object", "required": ["serving", "engine", "images", "capacity", "free", "reason"],
                "description": "anyone: whether the lab can serve; the trainer also gets version, error, "
-                              "missing, queue and sandboxes (every sandbox on the engine)",
+                              "missing, queue, sandboxes (every sandbox on the engine), instance (the id of "
+                              "the instance that answered) and, with several, instances (those alive)",
                "properties": {
                    "serving": {"type": "boolean"}, "engine": {"type": "string", "enum": ["up", "down"]},
                    "images": {"type": "string", "enum": ["present", "missing", "unknown"]},
                    "capacity": _nullable({"type": "integer"}), "free": _nullable({"type": "integer"}),
                    "reason": _nullable(_STR), "version": _nullable(_STR), "error": _nullable(_STR),
                    "missing": {"type": "array", "items": _STR},
+                   "instance": _STR, "instances": {"type": "array", "items": _STR},
                    "queue": {"type": "object", "description": "sandboxes made at a time (slots), being made, "
                              "learners waiting their turn, and a typical making's seconds", "properties": {
                                  "slots": {"type": "integer"}, "making": {"type": "integer"},

@@ -3,6 +3,7 @@ API call it; the store keeps workshops and participants; the lab holds the sandb
 reports.py makes the dashboard's roster and the results export."""
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -11,12 +12,15 @@ from typing import Callable
 
 from ..capacity import Capacity
 from ..errors import LabappError
-from ..i18n import msg, said
+from ..cluster import text_field
+from ..i18n import from_data, msg, said, to_data
 from ..lab import LabError, LabEvents, LabMetrics, Lifecycle, NotFound, Seating
 from ..lesson.model import Lesson
 from ..pool import WarmPool
 from ..store import Store
 from .names import BadName, clash, display_name
+
+log = logging.getLogger(__name__)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
@@ -54,8 +58,47 @@ class Workshops:
         self.lesson = lessons  # slug -> Lesson (English or first version) or None
         self.capacity = capacity
         self.on_change: Callable[[str], None] = lambda workshop_id: None  # the dashboard redraws
+        self.cluster = None  # several instances (labapp/cluster.py): see join_cluster
         self._lock = threading.Lock()
         lifecycle.admission.seating = self.seating  # workshop learners count against their workshop
+
+    def join_cluster(self, cluster) -> None:
+        """Several instances share the store (docs/scale.md): a trainer on one releases or
+        resets a learner whose page or sandbox another serves. The command goes to every
+        instance; those that have the learner act. A learner who took a sandbox on one
+        instance has the one another held for them released there ("moved")."""
+        self.cluster = cluster
+        cluster.on("release", self._on_release)
+        cluster.on("reset", self._on_reset)
+        cluster.on("moved", self._on_moved)
+
+        def moved(learner, sandbox_id):
+            try:
+                cluster.publish("moved", learner=learner, sandbox=sandbox_id)
+            except Exception:  # noqa: BLE001 - Redis away: the other's sandbox goes when it idles out
+                log.warning("could not tell the other instances that %s moved here", learner, exc_info=True)
+        self.lifecycle.on_hold = moved
+
+    def _on_release(self, command: dict) -> None:
+        learner = text_field(command, "learner", limit=64)
+        reason = command.get("reason")
+        if not isinstance(reason, (dict, str, type(None))):
+            raise ValueError("cluster command 'release': 'reason' is not a message")
+        if self.lifecycle.seats.peek(learner) is not None:
+            _background(self._release_here, learner, from_data(reason), name="labapp-release")
+
+    def _on_reset(self, command: dict) -> None:
+        wid, learner = text_field(command, "workshop", limit=32), text_field(command, "learner", limit=64)
+        lesson = self.lesson(text_field(command, "lesson", limit=128))
+        step = text_field(command, "step", optional=True, limit=128)
+        if lesson is not None and self.lifecycle.seats.here(learner):
+            self._reset_here(wid, learner, lesson, step)
+
+    def _on_moved(self, command: dict) -> None:
+        learner, kept = text_field(command, "learner", limit=64), text_field(command, "sandbox", limit=32)
+        seat = self.lifecycle.seats.peek(learner)
+        if seat is not None and seat.sandbox is not None and seat.sandbox.id != kept:
+            _background(self.lifecycle.release, learner, name="labapp-release")
 
     # --- the trainer's side ------------------------------------------------------------
 
@@ -172,10 +215,16 @@ class Workshops:
         self.on_change(wid)
         return {"learner": learner, "name": person["name"], "removed": True}
 
-    def _release(self, learner: str, reason: str) -> None:
-        """Destroy LEARNER's sandbox, telling them REASON; and one being made for them right
-        now once it is made (else it would be theirs after all: a squatter who asked for a
-        sandbox just before being removed would keep it)."""
+    def _release(self, learner: str, reason) -> None:
+        """Destroy LEARNER's sandbox, telling them REASON, here and on every other instance."""
+        self._release_here(learner, reason)
+        if self.cluster is not None:
+            self.cluster.publish("release", learner=learner, reason=to_data(reason))
+
+    def _release_here(self, learner: str, reason) -> None:
+        """Destroy LEARNER's sandbox on this instance, telling them REASON; and one being made
+        for them right now once it is made (else it would be theirs after all: a squatter who
+        asked for a sandbox just before being removed would keep it)."""
         starting = self.lifecycle.seats.get(learner).starting  # looked at before: the start may end meanwhile
         self.lifecycle.release(learner, reason)
         if not (starting or self.lifecycle.seats.get(learner).starting):
@@ -200,7 +249,15 @@ class Workshops:
         if step is not None:
             if not isinstance(step, str) or step not in {s.id for s in lesson.steps}:
                 raise WorkshopError(msg("lesson '{lesson}' has no step '{step}'", lesson=lesson.slug, step=step))
+        if self.cluster is not None and not self.lifecycle.seats.here(learner):
+            # the learner's page or sandbox is on another instance (or on none: then nobody acts,
+            # and the learner's next page gets a sandbox at their progress anyway)
+            self.cluster.publish("reset", workshop=wid, learner=learner, lesson=lesson.slug, step=step)
+        else:
+            self._reset_here(wid, learner, lesson, step)
+        return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
 
+    def _reset_here(self, wid: str, learner: str, lesson: Lesson, step: str | None) -> None:
         def work():
             notify = self.events.notify
             try:
@@ -213,8 +270,7 @@ class Workshops:
                 notify(learner, {"type": "failure", "message": msg("the reset did not work: {why}", why=said(exc))})
             finally:
                 self.on_change(wid)
-        threading.Thread(target=work, daemon=True, name="labapp-reset").start()
-        return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
+        _background(work, name="labapp-reset")
 
     # --- the learners' side --------------------------------------------------------------
 
@@ -335,3 +391,7 @@ def _workshop(row) -> dict:
     data["lessons"] = data["lessons"].split("\n")
     data["ends"] = data["starts"] + data["minutes"] * 60
     return data
+
+
+def _background(call, *args, name: str) -> None:
+    threading.Thread(target=call, args=args, daemon=True, name=name).start()

@@ -35,6 +35,9 @@ class Reports:
             return lambda slug: {step: r["status"] for step, r in progress.get((learner, slug), {}).items()}
         now = time.time()
         seats = {seat.learner: seat for seat in self.workshops.lifecycle.seats.all()}
+        # several instances: a sandbox another instance holds is known by the store's seats
+        elsewhere = {h["learner"] for h in self.workshops.store.holdings().values()} \
+            if self.workshops.lifecycle.shared else set()
         rows = []
         for person in people:
             learner = person["learner"]
@@ -63,6 +66,8 @@ class Reports:
                 elif now - since > self.stuck_seconds:
                     stuck = msg("on this step for {minutes} min", minutes=int((now - since) // 60))
             status = self.workshops.lifecycle.status(learner)
+            if status["state"] == "none" and learner in elsewhere:
+                status["state"] = "ready"
             rows.append({
                 "learner": learner, "name": person["name"], "joined": person["joined"],
                 "left": person["left"], "lesson": slug,

@@ -121,8 +121,10 @@ class FakeSandbox(Sandbox):
     def state(self):
         return SandboxState(self.id)
 
+    destroyed = False
+
     def destroy(self):
-        pass
+        self.destroyed = True
 
 
 class FakeTty(TtySession):

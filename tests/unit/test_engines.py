@@ -13,6 +13,7 @@ from labapp.errors import EngineUnavailable
 from labapp.lesson.catalog import Catalog
 from labapp.lesson.parser import parse_lesson
 from labapp.sandbox.backend import Backend, SwarmBackend
+from labapp.sandbox.backend import ANY_OWNER
 from labapp.sandbox.multi import EngineDown, MultiBackend, make_backend
 from labapp.services import build_services
 
@@ -66,9 +67,10 @@ class EngineBackend(Backend):
         self._answer()
         return self.made[sandbox_id]
 
-    def existing(self):
+    def existing(self, owners=None):
         self._answer()
-        return [{"id": sid, "pooled": False, "shape": None, "created": 0, "nodes": []} for sid in self.made]
+        return [{"id": sid, "owner": self.owner, "pooled": False, "shape": None, "created": 0, "nodes": []}
+                for sid in self.made if owners is None or owners is ANY_OWNER or self.owner in owners]
 
     def destroy(self, sandbox_id):
         self._answer()

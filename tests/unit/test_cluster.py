@@ -1,0 +1,223 @@
+"""Several instances (labapp/cluster.py) in one process: the command channel's dispatch, and
+what a workshop's commands do on the instance that has the learner and on one that has not.
+The channel itself is a fake here (a list of what was published); the real Redis and two
+real instances are tests/e2e/test_instances.py's."""
+import json
+
+import pytest
+
+from labapp.cluster import Cluster, text_field
+from labapp.i18n import msg, to_data
+
+from .helpers import LESSON, TOKEN, make_app, until
+
+
+class Channel:
+    """What a Cluster needs of Redis, for dispatch only; publish is recorded."""
+
+    def __init__(self):
+        self.published = []
+
+    def publish(self, channel, data):
+        self.published.append((channel, json.loads(data)))
+
+
+def _cluster(instance="me"):
+    return Cluster("redis://unused", "t", instance, client=Channel())
+
+
+def test_dispatch_calls_the_handler_of_other_instances_commands_only():
+    cluster, seen = _cluster(), []
+    cluster.on("reset", seen.append)
+    cluster.dispatch(json.dumps({"kind": "reset", "from": "other", "learner": "l1"}))
+    cluster.dispatch(json.dumps({"kind": "reset", "from": "me", "learner": "l2"}))  # its own: not again
+    assert seen == [{"kind": "reset", "from": "other", "learner": "l1"}]
+
+
+@pytest.mark.parametrize("data", [b"\xff not json", "[1, 2]", json.dumps({"from": "x"}),
+                                  json.dumps({"kind": 5}), json.dumps({"kind": "nothing-handles-this"})])
+def test_malformed_commands_are_dropped(data):
+    cluster, seen = _cluster(), []
+    cluster.on("reset", seen.append)
+    cluster.dispatch(data)
+    assert seen == []
+
+
+def test_a_failing_handler_does_not_stop_the_listener():
+    cluster = _cluster()
+
+    def broken(command):
+        raise ValueError("bad field")
+    cluster.on("reset", broken)
+    cluster.dispatch(json.dumps({"kind": "reset", "from": "other"}))  # logged, not raised
+
+
+def test_publish_names_the_sender():
+    cluster = _cluster()
+    cluster.publish("release", learner="l1")
+    assert cluster.redis.published == [("t:commands", {"kind": "release", "from": "me", "learner": "l1"})]
+
+
+@pytest.mark.parametrize("value", [None, 5, "", "x" * 65, ["l1"]])
+def test_text_fields_are_checked(value):
+    with pytest.raises(ValueError, match="'learner'"):
+        text_field({"kind": "reset", "learner": value}, "learner", limit=64)
+
+
+# --- a workshop over the channel -----------------------------------------------------------
+
+@pytest.fixture
+def lab(tmp_path):
+    app = make_app(tmp_path)
+    services = app.extensions["labapp"].services
+    cluster = _cluster()
+    services.workshops.join_cluster(cluster)
+    services.lifecycle.shared = True
+    trainer = app.test_client()
+    trainer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    made = trainer.post("/api/workshops", json={"title": "Two instances", "lessons": [LESSON], "capacity": 3})
+    return app, services, cluster, made.get_json()
+
+
+def _join(app, made, name):
+    http = app.test_client()
+    http.get("/")
+    assert http.post("/api/join", json={"code": made["code"], "name": name}).status_code == 200
+    with http.session_transaction() as s:
+        return http, s["learner"]
+
+
+def _sent(cluster, kind):
+    return [fields for _, fields in cluster.redis.published if fields["kind"] == kind]
+
+
+def test_a_reset_of_a_learner_another_instance_serves_goes_there(lab):
+    app, services, cluster, made = lab
+    _, learner = _join(app, made, "Ann")  # joined here, but neither a page nor a sandbox here
+    services.workshops.reset(made["id"], learner, "overlay")
+    assert _sent(cluster, "reset") == [{"kind": "reset", "from": "me", "workshop": made["id"], "learner": learner,
+                                        "lesson": LESSON, "step": "overlay"}]
+    assert services.seats.get(learner).sandbox is None and not services.seats.get(learner).starting
+
+
+def test_a_reset_of_a_learner_served_here_is_done_here_and_told_to_the_others(lab):
+    app, services, cluster, made = lab
+    http, learner = _join(app, made, "Ann")
+    assert http.post(f"/api/lessons/{LESSON}/sandbox", json={}).status_code == 200
+    first = services.seats.get(learner).sandbox
+    assert _sent(cluster, "moved") == [{"kind": "moved", "from": "me", "learner": learner, "sandbox": first.id}]
+    services.workshops.reset(made["id"], learner)
+    assert _sent(cluster, "reset") == []
+    until(lambda: services.seats.get(learner).sandbox not in (None, first))
+    fresh = services.seats.get(learner).sandbox
+    assert _sent(cluster, "moved")[-1]["sandbox"] == fresh.id  # the others let go of theirs, if any
+
+
+def test_a_reset_command_is_carried_out_only_where_the_learner_is(lab):
+    app, services, cluster, made = lab
+    http, learner = _join(app, made, "Ann")
+    _, elsewhere = _join(app, made, "Bob")  # Bob's page and sandbox are on another instance
+    http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    first = services.seats.get(learner).sandbox
+    for who in (learner, elsewhere):
+        cluster.dispatch(json.dumps({"kind": "reset", "from": "other", "workshop": made["id"], "learner": who,
+                                     "lesson": LESSON, "step": None}))
+    until(lambda: services.seats.get(learner).sandbox not in (None, first))
+    assert services.seats.get(elsewhere).sandbox is None and not services.seats.get(elsewhere).starting
+
+
+def test_a_release_command_releases_the_learners_sandbox_here_and_tells_them_why(lab):
+    app, services, cluster, made = lab
+    http, learner = _join(app, made, "Ann")
+    http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    sandbox = services.seats.get(learner).sandbox
+    told = []
+    services.events.notify = lambda who, event: told.append((who, event))
+    reason = msg("your trainer removed you from the workshop '{title}'", title="Two instances")
+    cluster.dispatch(json.dumps({"kind": "release", "from": "other", "learner": learner, "reason": to_data(reason)}))
+    until(lambda: sandbox.destroyed)
+    assert services.seats.get(learner).sandbox is None
+    assert told == [(learner, {"type": "expired", "reason": reason})]
+    assert services.store.holdings() == {}
+
+
+def test_a_removal_here_is_told_to_the_other_instances(lab):
+    app, services, cluster, made = lab
+    _, learner = _join(app, made, "Ann")
+    services.workshops.remove(made["id"], learner)
+    [sent] = _sent(cluster, "release")
+    assert sent["learner"] == learner and sent["reason"]["msgid"].startswith("your trainer removed you")
+
+
+def test_a_learner_who_moved_to_another_instance_has_their_sandbox_here_released(lab):
+    app, services, cluster, made = lab
+    http, learner = _join(app, made, "Ann")
+    http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    sandbox = services.seats.get(learner).sandbox
+    cluster.dispatch(json.dumps({"kind": "moved", "from": "other", "learner": learner, "sandbox": sandbox.id}))
+    assert services.seats.get(learner).sandbox is sandbox  # the one they hold: kept
+    cluster.dispatch(json.dumps({"kind": "moved", "from": "other", "learner": learner, "sandbox": "elsewhere1"}))
+    until(lambda: sandbox.destroyed)
+    assert services.seats.get(learner).sandbox is None
+
+
+def test_the_roster_shows_a_sandbox_another_instance_holds(lab):
+    app, services, cluster, made = lab
+    _, learner = _join(app, made, "Ann")
+    services.store.hold(learner, "elsewhere1", LESSON)  # held by another instance, per the shared store
+    [row] = services.reports.roster(made["id"])["learners"]
+    assert row["sandbox"] == "ready"
+    services.lifecycle.shared = False  # one instance: the store's seat is a leftover, the seat here says none
+    [row] = services.reports.roster(made["id"])["learners"]
+    assert row["sandbox"] == "none"
+
+
+# --- asking for several instances ----------------------------------------------------------
+
+def test_several_instances_need_one_database_secret_and_token(tmp_path):
+    from labapp.errors import LabappError
+    from labapp.services import build_services
+
+    from .helpers import FactoryBackend, fixture_catalog, settings_for
+
+    settings = settings_for(tmp_path, message_queue="redis://127.0.0.1:1/0", secret_key="")
+    with pytest.raises(LabappError, match="LABAPP_DATABASE_URL, LABAPP_SECRET_KEY are not: each instance would "
+                                          "keep its own; set them to the same values on every instance"):
+        build_services(settings, backend=FactoryBackend(None), capacity=None, catalog=fixture_catalog())
+
+
+def test_an_unreachable_redis_stops_the_start_and_says_which(tmp_path):
+    from labapp.errors import LabappError
+    from labapp.services import build_services
+
+    from .helpers import FactoryBackend, fixture_catalog, settings_for
+
+    settings = settings_for(tmp_path, message_queue="redis://:hunter2@127.0.0.1:1/0", secret_key="s" * 40,
+                            database_url=f"sqlite:///{tmp_path}/shared.db")
+    services = build_services(settings, backend=FactoryBackend(None), capacity=None, catalog=fixture_catalog())
+    with pytest.raises(LabappError, match=r"cannot reach the Redis of LABAPP_MESSAGE_QUEUE "
+                                          r"\(redis://:\*\*\*@127\.0\.0\.1:1/0\)") as caught:
+        services.start()
+    assert "hunter2" not in str(caught.value)
+
+
+def test_several_instances_give_a_browser_a_route_cookie_once(tmp_path):
+    from flask import Flask
+
+    from labapp import ROUTE_COOKIE, _cookies
+    from labapp.config import Settings
+
+    def answers(settings):
+        app = Flask(__name__)
+        app.secret_key = "k"
+        app.add_url_rule("/", "home", lambda: "ok")
+        _cookies(app, settings)
+        return app.test_client()
+
+    http = answers(Settings(message_queue="redis://cache:6379/0"))
+    first = http.get("/").headers.get_all("Set-Cookie")
+    [cookie] = [c for c in first if c.startswith(ROUTE_COOKIE + "=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=2592000" in cookie
+    assert not any(c.startswith(ROUTE_COOKIE) for c in http.get("/").headers.get_all("Set-Cookie"))  # kept
+    one = answers(Settings())
+    assert not any(c.startswith(ROUTE_COOKIE) for c in one.get("/").headers.get_all("Set-Cookie"))
