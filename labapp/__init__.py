@@ -1,11 +1,13 @@
 """labapp: hands-on Docker swarm networking labs on a real, disposable swarm."""
 from __future__ import annotations
 
+import re
 import secrets
 
 __version__ = "0.1.0"
 ROUTE_COOKIE = "labapp_route"  # several instances: what the proxy's sticky hash reads (random, not a secret)
 ROUTE_DAYS = 30
+ROUTE_VALUE = re.compile(r"[0-9a-f]{16}")  # what the app sets; anything else is set again
 
 
 def create_app(settings=None, *, services=None, backend=None, kernel=None, capacity=True, testing=False):
@@ -62,7 +64,7 @@ def _cookies(app, settings) -> None:
     def hsts(response):
         if mode != "off" and settings.hsts_seconds > 0 and request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", f"max-age={settings.hsts_seconds}")
-        if settings.message_queue and ROUTE_COOKIE not in request.cookies:
+        if settings.message_queue and not ROUTE_VALUE.fullmatch(request.cookies.get(ROUTE_COOKIE, "")):
             # Several instances: the proxy keeps a browser on one by this cookie (docs/scale.md).
             # The session cookie changes whenever the session does, so it cannot be the key.
             response.set_cookie(ROUTE_COOKIE, secrets.token_hex(8), max_age=ROUTE_DAYS * 86400, httponly=True,

@@ -4,14 +4,18 @@ Off unless LABAPP_MESSAGE_QUEUE names a Redis (`redis://host:6379/0`). Then ever
 
 - passes its Socket.IO emits through Redis (Flask-SocketIO's message queue, labapp/web/events.py):
   a broadcast, a reset's progress or a dashboard redraw reaches pages served by any instance;
-- says it is alive: a key `<cluster>:alive:<instance>` that expires ALIVE_SECONDS after its
-  last beat (every BEAT_SECONDS), and its name in the set `<cluster>:members`;
+- says it is alive: every BEAT_SECONDS it writes the time (Redis' own clock) in the hash
+  `<cluster>:beats`, which has no expiry (a Redis short of memory evicts keys with one,
+  and must not make a live instance look dead), and its name in the set `<cluster>:members`;
 - hears the others' commands on the channel `<cluster>:commands` (JSON: {"kind", "from", ...}):
   a trainer's reset or release of a learner whose sandbox another instance holds is carried
   out there (labapp/workshop/__init__.py);
-- reaps the sandboxes of an instance that stopped beating (`dead`, by the Reaper of
-  labapp/services.py): its learners, who reconnect to a survivor, get their progress back by
-  replay on a new sandbox there.
+- reaps the sandboxes of an instance that has not beaten for DEAD_SECONDS (`dead`, by the
+  Reaper of labapp/services.py): its learners, who reconnect to a survivor, get their
+  progress back by replay on a new sandbox there. The survivor first leaves a tombstone,
+  `<cluster>:reaped:<id>`; an instance that was only slow (a paused VM, a cut to Redis)
+  finds it at its next beat and lets go of everything it held (ON_FENCED), so that it
+  never serves sandboxes that are gone.
 
 Redis is the operator's, as trusted as the database: what comes on the channel is checked
 for shape (a command with fields of the wrong type is dropped and logged), not for intent.
@@ -21,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from typing import Callable
 
 from .errors import LabappError
@@ -29,7 +32,8 @@ from .errors import LabappError
 log = logging.getLogger(__name__)
 
 BEAT_SECONDS = 3.0
-ALIVE_SECONDS = 10  # an instance not heard of for this long is dead
+DEAD_SECONDS = 60  # an instance that has not beaten for this long is dead (its sandboxes are reaped)
+TOMBSTONE_SECONDS = 7 * 86400  # how long a reaped instance's tombstone waits for it to come back
 Handler = Callable[[dict], None]
 
 
@@ -58,32 +62,73 @@ class Cluster:
         self._handlers: dict[str, Handler] = {}
         self._stopped = threading.Event()
         self._pubsub = None
+        self.dead_seconds = DEAD_SECONDS
+        self.on_fenced: Callable[[], None] = lambda: None  # this instance was reaped: let go of all
 
     # --- who is alive -------------------------------------------------------------------
 
     def beat(self) -> None:
+        """Say this instance is alive; if a survivor reaped it meanwhile (it was thought dead),
+        let go of everything it held first (ON_FENCED), then go on as a fresh member."""
+        if self.redis.exists(self._tombstone(self.instance)):
+            log.warning("cluster: this instance was thought dead and its sandboxes were reaped; "
+                        "letting go of everything it held")
+            self.on_fenced()
+            self.redis.delete(self._tombstone(self.instance))
+        now = self._now()
         pipe = self.redis.pipeline()
-        pipe.set(f"{self.name}:alive:{self.instance}", str(time.time()), ex=ALIVE_SECONDS)
+        pipe.hset(f"{self.name}:beats", self.instance, repr(now))
         pipe.sadd(f"{self.name}:members", self.instance)
         pipe.execute()
 
     def members(self) -> set[str]:
         return {_text(m) for m in self.redis.smembers(f"{self.name}:members")}
 
+    def _beats(self) -> dict[str, float]:
+        found = {}
+        for key, value in self.redis.hgetall(f"{self.name}:beats").items():
+            try:
+                found[_text(key)] = float(_text(value))
+            except ValueError:
+                found[_text(key)] = 0.0
+        return found
+
+    def _now(self) -> float:
+        seconds, micros = self.redis.time()  # one clock for every instance: Redis'
+        return seconds + micros / 1e6
+
     def alive(self) -> set[str]:
-        members = sorted(self.members())
-        if not members:
-            return set()
-        found = self.redis.mget([f"{self.name}:alive:{m}" for m in members])
-        return {m for m, seen in zip(members, found) if seen is not None}
+        beats, now = self._beats(), self._now()
+        return {m for m in self.members() if now - beats.get(m, 0.0) < self.dead_seconds}
 
     def dead(self) -> set[str]:
-        """Instances that beat once in this cluster and stopped (never this one)."""
+        """Instances that beat once in this cluster and not for DEAD_SECONDS (never this one)."""
         return self.members() - self.alive() - {self.instance}
 
+    def fence(self, instance: str) -> bool:
+        """Before reaping INSTANCE: leave its tombstone, then look once more that it is still
+        dead (it may have beaten in between). True: reap it (it lets go of everything when
+        it comes back); False: it is alive after all, and the tombstone is taken back."""
+        self.redis.set(self._tombstone(instance), repr(self._now()), ex=TOMBSTONE_SECONDS)
+        if instance in self.dead():
+            return True
+        self.redis.delete(self._tombstone(instance))
+        return False
+
+    def claim(self, what: str, seconds: int = 300) -> bool:
+        """Whether this instance is the first to claim WHAT (one of several that could act on
+        one command acts)."""
+        return bool(self.redis.set(f"{self.name}:claim:{what}", self.instance, nx=True, ex=seconds))
+
     def forget(self, instance: str) -> None:
-        """INSTANCE is dead and its sandboxes are gone: stop counting it."""
-        self.redis.srem(f"{self.name}:members", instance)
+        """INSTANCE is gone and so are its sandboxes: stop counting it."""
+        pipe = self.redis.pipeline()
+        pipe.srem(f"{self.name}:members", instance)
+        pipe.hdel(f"{self.name}:beats", instance)
+        pipe.execute()
+
+    def _tombstone(self, instance: str) -> str:
+        return f"{self.name}:reaped:{instance}"
 
     # --- commands -----------------------------------------------------------------------
 
@@ -122,8 +167,7 @@ class Cluster:
         """Beat once now (an unreachable Redis fails `labapp serve` at start, not later), then
         beat and listen in the background."""
         self.beat()
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        self._pubsub.subscribe(self.channel)
+        self._subscribe()
         threading.Thread(target=self._beating, name="labapp-cluster-beat", daemon=True).start()
         threading.Thread(target=self._listening, name="labapp-cluster-listen", daemon=True).start()
 
@@ -132,10 +176,19 @@ class Cluster:
         destroyed by its own shutdown)."""
         self._stopped.set()
         try:
-            self.redis.delete(f"{self.name}:alive:{self.instance}")
             self.forget(self.instance)
-        except Exception:  # noqa: BLE001 - Redis away at shutdown: the key expires by itself
+        except Exception:  # noqa: BLE001 - Redis away at shutdown: the others find it dead later
             log.warning("cluster: could not say goodbye", exc_info=True)
+
+    def _subscribe(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.channel)
+        old, self._pubsub = self._pubsub, pubsub
+        if old is not None:
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001 - the old connection is broken anyway
+                pass
 
     def _beating(self) -> None:
         while not self._stopped.wait(BEAT_SECONDS):
@@ -145,19 +198,19 @@ class Cluster:
                 log.warning("cluster: a heartbeat failed", exc_info=True)
 
     def _listening(self) -> None:
+        """Hear commands for as long as the instance runs: a dropped connection is
+        subscribed again, and again, until Redis answers (a pubsub that never subscribed
+        would only ever say 'no message')."""
         while not self._stopped.is_set():
             try:
+                if self._pubsub is None or not self._pubsub.subscribed:
+                    self._subscribe()
                 message = self._pubsub.get_message(timeout=1.0)
                 if message and message.get("type") == "message":
                     self.dispatch(message["data"])
             except Exception:  # noqa: BLE001 - the connection dropped: subscribe again
                 log.warning("cluster: the command channel dropped; subscribing again", exc_info=True)
-                time.sleep(1.0)
-                try:
-                    self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                    self._pubsub.subscribe(self.channel)
-                except Exception:  # noqa: BLE001
-                    pass
+                self._stopped.wait(1.0)
 
 
 def _text(value) -> str:

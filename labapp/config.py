@@ -73,6 +73,7 @@ class Settings:
     secret_key: str = ""  # default: random, kept in the data directory (several instances: set the same one)
     message_queue: str = ""  # several instances (docs/scale.md): a Redis URL (redis://host:6379/0); empty: one instance
     cluster_name: str = "labapp"  # the prefix of the cluster's Redis keys and channels
+    cluster_dead_seconds: float = 60  # an instance silent this long is dead: a survivor reaps its sandboxes
     trainer_token: str = ""  # default: random, kept in the data directory, printed by serve
     idle_minutes: float = 30
     max_minutes: float = 180  # a sandbox's longest life (0: no limit)

@@ -50,6 +50,11 @@ class WarmPool:
             self._reserved.pop(key, None)
             self._cond.notify_all()
 
+    def reservations(self) -> list[str]:
+        """The keys (workshops) the pool keeps sandboxes for."""
+        with self._cond:
+            return list(self._reserved)
+
     def target(self, kind: str) -> int:
         wanted = (self.standing_size if kind in self._lessons else 0) + sum(
             n for k, n in self._reserved.values() if k == kind)

@@ -11,11 +11,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .cluster import Cluster
 from .capacity import Capacity, host_capacity, load_per_core
+from .cluster import Cluster
 from .config import Settings, parse_bytes
 from .datadir import kept
 from .errors import LabappError
+from .i18n import msg
 from .lab import Admission, Commands, Expiry, LabEvents, LabMetrics, Lifecycle, Seats, Terminals
 from .lab.queue import CreationQueue
 from .lesson.catalog import Catalog, load_catalog
@@ -27,6 +28,8 @@ from .workshop import Workshops
 from .workshop.reports import Reports
 
 log = logging.getLogger(__name__)
+FENCED = msg("this lab's server lost touch with the others for a while, and your sandbox was removed; reload the "
+             "page for a new one at your step")
 
 
 def instance_id(data_dir: str) -> str:
@@ -104,13 +107,18 @@ class Services:
 
     def reap_dead_instances(self, suspects: set[str]) -> set[str]:
         """Several instances: the sandboxes of instances found dead twice in a row (SUSPECTS:
-        those found dead the round before) are destroyed; returns this round's dead."""
+        those found dead the round before) are destroyed, each after its tombstone is laid
+        (labapp/cluster.py: one only slow lets go of everything when it comes back); returns
+        this round's dead."""
         if self.cluster is None:
             return set()
         dead = self.cluster.dead()
         for owner in dead & suspects:
+            if not self.cluster.fence(owner):
+                continue  # it beat after all
             gone = self.lifecycle.reap_dead({owner})
-            log.warning("instance %s stopped answering: its %d sandboxes were removed", owner, len(gone))
+            log.warning("instance %s has not answered for %.0f s: its %d sandboxes were removed", owner,
+                        self.cluster.dead_seconds, len(gone))
             self.cluster.forget(owner)
         return dead - suspects
 
@@ -159,6 +167,8 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     if settings.message_queue:
         _refuse_half_a_cluster(settings)
         cluster = Cluster(settings.message_queue, settings.cluster_name, backend.owner)
+        cluster.dead_seconds = settings.cluster_dead_seconds
+        cluster.on_fenced = lambda: lifecycle.forget_all(FENCED)
         lifecycle.shared = True
         workshops.join_cluster(cluster)
     return Services(
@@ -182,6 +192,10 @@ def _refuse_half_a_cluster(settings: Settings) -> None:
                           f"{'is' if len(missing) == 1 else 'are'} not: each instance would keep its own",
                           hint="set them to the same values on every instance (the database: PostgreSQL; "
                                "docs/scale.md, 'More than one app instance')")
+    if settings.database_url.strip().lower().startswith("sqlite"):
+        raise LabappError("LABAPP_MESSAGE_QUEUE is set (several instances), but LABAPP_DATABASE_URL is SQLite: "
+                          "instances cannot lock a workshop's row in it for each other",
+                          hint="use PostgreSQL (postgresql+psycopg://user@host/labapp; docs/scale.md)")
 
 
 def _safe_url(url: str) -> str:

@@ -95,7 +95,6 @@ class Lifecycle:
                 seat.prepared = set()
                 self._catch_up(seat, sandbox, lesson, on_progress, upto)
                 self.store.hold(learner, sandbox.id, lesson.slug)
-                self.on_hold(learner, sandbox.id)
             except BaseException:
                 sandbox.destroy()  # a sandbox that could not be caught up is nobody's
                 raise
@@ -104,6 +103,7 @@ class Lifecycle:
             with seat.lock:
                 seat.sandbox, seat.lesson, seat.warned = sandbox, lesson.slug, None
                 seat.born = seat.active = time.monotonic()
+            self.on_hold(learner, sandbox.id)  # held: the other instances let go of theirs
         finally:
             with self.seats.settled:
                 seat.starting = False
@@ -267,6 +267,19 @@ class Lifecycle:
             self.metrics.reaped.labels("dead instance").inc()
             gone.append(entry["id"])
         return gone
+
+    def forget_all(self, reason) -> int:
+        """Several instances: this one was thought dead, and a survivor removed its sandboxes
+        (labapp/cluster.py). Let go of every learner's (telling them REASON) and of the
+        pool's; returns how many learners lost one."""
+        lost = 0
+        for seat in self.seats.all():
+            if seat.sandbox is not None:
+                self.release(seat.learner, reason)  # the sandbox is gone: its removal removes nothing
+                lost += 1
+        if self.pool is not None:
+            self.pool.drop(lambda sandbox: True)
+        return lost
 
     def shutdown(self, wait: float = 120) -> None:
         """Destroy every sandbox (pooled ones too), after waiting (up to WAIT s) for those

@@ -35,7 +35,6 @@ class Seat:
     reserved_from: str | None = None  # the workshop whose pool reservation gave this learner a sandbox
     lang: str = "en"  # the language of the learner's page, for what the lab tells it
     address: str = ""  # the client address the learner last asked for a sandbox from (the web layer's)
-    present: int = 0  # the learner's pages connected to this instance (the web layer counts them)
     output: list[str] = field(default_factory=list)  # the end of what ran, for the trainer
     output_size: int = 0  # characters in output
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +78,7 @@ class Seats:
 
     def __init__(self):
         self._seats: dict[str, Seat] = {}
+        self._present: dict[str, int] = {}  # learner -> their pages connected to this instance
         self.lock = threading.Lock()
         self.settled = threading.Condition(self.lock)
 
@@ -91,11 +91,25 @@ class Seats:
         with self.lock:
             return self._seats.get(learner)
 
+    def arrive(self, learner: str) -> None:
+        """A page of LEARNER connected to this instance (no seat is made for it)."""
+        with self.lock:
+            self._present[learner] = self._present.get(learner, 0) + 1
+
+    def leave(self, learner: str) -> None:
+        with self.lock:
+            left = self._present.get(learner, 0) - 1
+            if left > 0:
+                self._present[learner] = left
+            else:
+                self._present.pop(learner, None)
+
     def here(self, learner: str) -> bool:
         """Whether LEARNER is this instance's: a sandbox held or starting here, or a page of
         theirs connected here (several instances: docs/scale.md)."""
-        seat = self.peek(learner)
-        return seat is not None and (seat.sandbox is not None or seat.starting or seat.present > 0)
+        with self.lock:
+            seat, present = self._seats.get(learner), self._present.get(learner, 0)
+        return present > 0 or (seat is not None and (seat.sandbox is not None or seat.starting))
 
     def all(self) -> list[Seat]:
         with self.lock:

@@ -149,16 +149,12 @@ class LabNamespace(Namespace):
             return False  # open a page first: it gives the browser its learner id
         join_room(learner)
         join_room(_learner_pages(learner, page_language()))
-        seat = services().seats.get(learner)
-        with seat.lock:
-            seat.present += 1
+        services().seats.arrive(learner)
 
     def on_disconnect(self, reason=None):
         learner = session.get("learner")
-        seat = services().seats.peek(learner) if learner else None
-        if seat is not None:
-            with seat.lock:
-                seat.present = max(0, seat.present - 1)
+        if learner:
+            services().seats.leave(learner)
 
     def _lesson(self, data):
         """(the learner, the lesson the message names, in the page's language)."""
@@ -176,8 +172,10 @@ class LabNamespace(Namespace):
 
         def send(event):
             with app.app_context():
+                # to the learner's pages on this instance, where the command runs (the proxy keeps
+                # a browser on one): the output of every command need not pass through Redis
                 socketio.emit(event["type"], localize(event, lab.seats.get(learner).lang), to=learner,
-                              namespace="/lab")
+                              namespace="/lab", ignore_queue=True)
                 if tty and event["type"] == "tty_exit":
                     _send_map(learner)
         return send

@@ -115,6 +115,16 @@ def rate_text(item) -> str:
 
 # --- the app's guard ----------------------------------------------------------------------
 
+def rate_storage(settings) -> str:
+    """Where the rates and throttles are counted: LABAPP_RATE_LIMIT_STORAGE; with several
+    instances its default (memory://, one count per instance: a client would get each limit
+    once per instance) becomes their Redis, so that they count together."""
+    uri = settings.rate_limit_storage.strip()
+    if settings.message_queue and uri == "memory://":
+        return settings.message_queue
+    return uri
+
+
 class Guard:
     """The app's limits: in flight per learner, rates per learner and per address, the
     throttles."""
@@ -130,8 +140,9 @@ class Guard:
                 raise ConfigError(f"{setting}={text!r} is not a rate limit; write it like '60/minute;300/hour' "
                                   "(or leave it empty for no limit)") from None
             self.texts[kind] = text
-        self.limiter = Limiter(key_func=client_address, app=app, key_prefix="labapp",
-                               storage_uri=settings.rate_limit_storage, strategy="sliding-window-counter",
+        self.prefix = f"labapp:{settings.cluster_name}" if settings.message_queue else "labapp"
+        self.limiter = Limiter(key_func=client_address, app=app, key_prefix=self.prefix,
+                               storage_uri=rate_storage(settings), strategy="sliding-window-counter",
                                headers_enabled=False)
         self.in_flight = InFlight(settings.commands_in_flight)
         storage = self.limiter.storage
@@ -144,7 +155,7 @@ class Guard:
         """The identifiers of KIND's bucket for this client (the address; the learner's for a
         per-learner KIND), as Flask-Limiter builds them for a shared limit (key prefix, key,
         scope), so REST and Socket.IO count together."""
-        return ["labapp", _learner_key(learner) if kind in PER_LEARNER else client_address(), kind]
+        return [self.prefix, _learner_key(learner) if kind in PER_LEARNER else client_address(), kind]
 
     def hit(self, kind: str, learner: str | None = None) -> None:
         """Count one KIND for this client's address (or for LEARNER, for a per-learner KIND);

@@ -22,6 +22,8 @@ from .names import BadName, clash, display_name
 
 log = logging.getLogger(__name__)
 
+MOVED = msg("you opened this lesson again on another page, which has your sandbox now; this page's was removed "
+            "(reload it to go on here)")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in a room
 POOL_LEAD = 15 * 60  # the pool fills for a workshop from this long before it starts
 SETTLE_SECONDS = 900  # how long a removal (or the end) waits for a sandbox being made, to remove it too
@@ -91,14 +93,16 @@ class Workshops:
         wid, learner = text_field(command, "workshop", limit=32), text_field(command, "learner", limit=64)
         lesson = self.lesson(text_field(command, "lesson", limit=128))
         step = text_field(command, "step", optional=True, limit=128)
-        if lesson is not None and self.lifecycle.seats.here(learner):
+        nonce = text_field(command, "nonce", limit=64)
+        # one instance acts, if several have the learner (a page on each)
+        if lesson is not None and self.lifecycle.seats.here(learner) and self.cluster.claim(f"reset:{nonce}"):
             self._reset_here(wid, learner, lesson, step)
 
     def _on_moved(self, command: dict) -> None:
         learner, kept = text_field(command, "learner", limit=64), text_field(command, "sandbox", limit=32)
         seat = self.lifecycle.seats.peek(learner)
         if seat is not None and seat.sandbox is not None and seat.sandbox.id != kept:
-            _background(self.lifecycle.release, learner, name="labapp-release")
+            _background(self.lifecycle.release, learner, MOVED, name="labapp-release")
 
     # --- the trainer's side ------------------------------------------------------------
 
@@ -252,7 +256,8 @@ class Workshops:
         if self.cluster is not None and not self.lifecycle.seats.here(learner):
             # the learner's page or sandbox is on another instance (or on none: then nobody acts,
             # and the learner's next page gets a sandbox at their progress anyway)
-            self.cluster.publish("reset", workshop=wid, learner=learner, lesson=lesson.slug, step=step)
+            self.cluster.publish("reset", workshop=wid, learner=learner, lesson=lesson.slug, step=step,
+                                 nonce=uuid.uuid4().hex)
         else:
             self._reset_here(wid, learner, lesson, step)
         return {"learner": learner, "name": person["name"], "lesson": lesson.slug, "step": step}
@@ -371,18 +376,27 @@ class Workshops:
         ends itself). Returns the ids of open workshops."""
         now = time.time()
         active = []
+        # several instances: each keeps its share of a workshop's places ready
+        instances = max(1, len(self.cluster.alive())) if self.cluster is not None else 1
         for workshop in self.all():
             if workshop["ended"] is not None:
                 continue
             ends = workshop["starts"] + workshop["minutes"] * 60
             if now >= ends:
-                self.end(workshop["id"])
+                try:
+                    self.end(workshop["id"])
+                except Gone:
+                    pass  # another instance ended it at the same moment
                 continue
             active.append(workshop["id"])
             if self.pool is not None and now >= workshop["starts"] - POOL_LEAD:
                 lesson = self.lesson(workshop["lessons"][0])
                 present = sum(1 for p in self.people(workshop["id"]) if p["left"] is None)
-                self.pool.reserve(workshop["id"], lesson, workshop["capacity"] - present)
+                self.pool.reserve(workshop["id"], lesson, -(-(workshop["capacity"] - present) // instances))
+        if self.pool is not None:
+            for key in self.pool.reservations():
+                if key not in active:  # ended here or elsewhere (several instances)
+                    self.pool.release(key)
         return active
 
 

@@ -61,7 +61,8 @@ def _wait(what, condition, timeout=120):
 def test_a_trainer_on_one_instance_runs_a_workshop_with_learners_on_two(tmp_path, client, browser, request,
                                                                         redis_url, database):
     shared = {"LABAPP_DATABASE_URL": database, "LABAPP_MESSAGE_QUEUE": redis_url,
-              "LABAPP_CLUSTER_NAME": f"e2e-{uuid.uuid4().hex[:8]}", "LABAPP_SECRET_KEY": "e2e-" + "k" * 40}
+              "LABAPP_CLUSTER_NAME": f"e2e-{uuid.uuid4().hex[:8]}", "LABAPP_SECRET_KEY": "e2e-" + "k" * 40,
+              "LABAPP_CLUSTER_DEAD_SECONDS": "10"}  # 60 by default: a test need not wait a minute
     a = Server(tmp_path / "a", **shared).start()
     b = Server(tmp_path / "b", **shared).start()
     contexts, instances = [], [a.instance, b.instance]

@@ -3,6 +3,7 @@ what a workshop's commands do on the instance that has the learner and on one th
 The channel itself is a fake here (a list of what was published); the real Redis and two
 real instances are tests/e2e/test_instances.py's."""
 import json
+import time
 
 import pytest
 
@@ -17,9 +18,25 @@ class Channel:
 
     def __init__(self):
         self.published = []
+        self.claims = {}
 
     def publish(self, channel, data):
         self.published.append((channel, json.loads(data)))
+
+    def smembers(self, key):  # this instance alone is alive
+        return {b"me"}
+
+    def hgetall(self, key):
+        return {b"me": repr(time.time()).encode()}
+
+    def time(self):
+        return int(time.time()), 0
+
+    def set(self, key, value, nx=False, ex=None):
+        if nx and key in self.claims:
+            return None
+        self.claims[key] = value
+        return True
 
 
 def _cluster(instance="me"):
@@ -95,8 +112,10 @@ def test_a_reset_of_a_learner_another_instance_serves_goes_there(lab):
     app, services, cluster, made = lab
     _, learner = _join(app, made, "Ann")  # joined here, but neither a page nor a sandbox here
     services.workshops.reset(made["id"], learner, "overlay")
-    assert _sent(cluster, "reset") == [{"kind": "reset", "from": "me", "workshop": made["id"], "learner": learner,
-                                        "lesson": LESSON, "step": "overlay"}]
+    [sent] = _sent(cluster, "reset")
+    assert len(sent.pop("nonce")) == 32
+    assert sent == {"kind": "reset", "from": "me", "workshop": made["id"], "learner": learner, "lesson": LESSON,
+                    "step": "overlay"}
     assert services.seats.get(learner).sandbox is None and not services.seats.get(learner).starting
 
 
@@ -121,9 +140,23 @@ def test_a_reset_command_is_carried_out_only_where_the_learner_is(lab):
     first = services.seats.get(learner).sandbox
     for who in (learner, elsewhere):
         cluster.dispatch(json.dumps({"kind": "reset", "from": "other", "workshop": made["id"], "learner": who,
-                                     "lesson": LESSON, "step": None}))
+                                     "lesson": LESSON, "step": None, "nonce": f"n-{who}"}))
     until(lambda: services.seats.get(learner).sandbox not in (None, first))
     assert services.seats.get(elsewhere).sandbox is None and not services.seats.get(elsewhere).starting
+
+
+def test_one_reset_is_carried_out_once_where_several_instances_have_the_learner(lab):
+    app, services, cluster, made = lab
+    http, learner = _join(app, made, "Ann")
+    http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    first = services.seats.get(learner).sandbox
+    command = json.dumps({"kind": "reset", "from": "other", "workshop": made["id"], "learner": learner,
+                          "lesson": LESSON, "step": None, "nonce": "n1"})
+    cluster.redis.set("t:claim:reset:n1", "another-instance", nx=True)  # another with Ann's page took it
+    cluster.dispatch(command)
+    assert services.seats.get(learner).sandbox is first and not services.seats.get(learner).starting
+    cluster.dispatch(command.replace('"n1"', '"n2"'))  # the next reset: this instance is first
+    until(lambda: services.seats.get(learner).sandbox not in (None, first))
 
 
 def test_a_release_command_releases_the_learners_sandbox_here_and_tells_them_why(lab):
@@ -156,9 +189,12 @@ def test_a_learner_who_moved_to_another_instance_has_their_sandbox_here_released
     sandbox = services.seats.get(learner).sandbox
     cluster.dispatch(json.dumps({"kind": "moved", "from": "other", "learner": learner, "sandbox": sandbox.id}))
     assert services.seats.get(learner).sandbox is sandbox  # the one they hold: kept
+    told = []
+    services.events.notify = lambda who, event: told.append((who, event))
     cluster.dispatch(json.dumps({"kind": "moved", "from": "other", "learner": learner, "sandbox": "elsewhere1"}))
     until(lambda: sandbox.destroyed)
     assert services.seats.get(learner).sandbox is None
+    assert told[0][1]["reason"].msgid.startswith("you opened this lesson again on another page")
 
 
 def test_the_roster_shows_a_sandbox_another_instance_holds(lab):
@@ -186,19 +222,15 @@ def test_several_instances_need_one_database_secret_and_token(tmp_path):
         build_services(settings, backend=FactoryBackend(None), capacity=None, catalog=fixture_catalog())
 
 
-def test_an_unreachable_redis_stops_the_start_and_says_which(tmp_path):
+def test_several_instances_refuse_sqlite(tmp_path):
     from labapp.errors import LabappError
     from labapp.services import build_services
 
     from .helpers import FactoryBackend, fixture_catalog, settings_for
 
-    settings = settings_for(tmp_path, message_queue="redis://:hunter2@127.0.0.1:1/0", secret_key="s" * 40,
-                            database_url=f"sqlite:///{tmp_path}/shared.db")
-    services = build_services(settings, backend=FactoryBackend(None), capacity=None, catalog=fixture_catalog())
-    with pytest.raises(LabappError, match=r"cannot reach the Redis of LABAPP_MESSAGE_QUEUE "
-                                          r"\(redis://:\*\*\*@127\.0\.0\.1:1/0\)") as caught:
-        services.start()
-    assert "hunter2" not in str(caught.value)
+    settings = settings_for(tmp_path, message_queue="redis://127.0.0.1:1/0", database_url=f"sqlite:///{tmp_path}/x.db")
+    with pytest.raises(LabappError, match="LABAPP_DATABASE_URL is SQLite: instances cannot lock"):
+        build_services(settings, backend=FactoryBackend(None), capacity=None, catalog=fixture_catalog())
 
 
 def test_several_instances_give_a_browser_a_route_cookie_once(tmp_path):
@@ -219,5 +251,53 @@ def test_several_instances_give_a_browser_a_route_cookie_once(tmp_path):
     [cookie] = [c for c in first if c.startswith(ROUTE_COOKIE + "=")]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=2592000" in cookie
     assert not any(c.startswith(ROUTE_COOKIE) for c in http.get("/").headers.get_all("Set-Cookie"))  # kept
+    for odd in ("", "x" * 16, "0123456789abcdef0"):  # empty, not hex, too long: set again
+        http.set_cookie(ROUTE_COOKIE, odd)
+        again = [c for c in http.get("/").headers.get_all("Set-Cookie") if c.startswith(ROUTE_COOKIE + "=")]
+        assert again and again[0] != f"{ROUTE_COOKIE}={odd};", odd
     one = answers(Settings())
     assert not any(c.startswith(ROUTE_COOKIE) for c in one.get("/").headers.get_all("Set-Cookie"))
+
+
+def test_presence_counts_pages_and_forgets_a_learner_who_has_none(tmp_path):
+    from labapp.lab.seats import Seats
+
+    seats = Seats()
+    seats.arrive("l1")
+    seats.arrive("l1")
+    seats.leave("l1")
+    assert seats.here("l1") and seats.peek("l1") is None  # a page, and no seat made for it
+    seats.leave("l1")
+    assert not seats.here("l1") and seats._present == {}
+
+
+def test_a_fenced_instance_lets_go_of_every_sandbox_and_tells_the_learners(lab):
+    app, services, cluster, made = lab
+    http, learner = _join(app, made, "Ann")
+    http.post(f"/api/lessons/{LESSON}/sandbox", json={})
+    told = []
+    services.events.notify = lambda who, event: told.append((who, event))
+    from labapp.services import FENCED
+
+    assert services.lifecycle.forget_all(FENCED) == 1
+    assert services.seats.get(learner).sandbox is None and services.store.holdings() == {}
+    assert told == [(learner, {"type": "expired", "reason": FENCED})]
+
+
+def test_a_workshop_ended_elsewhere_frees_its_pool_reservation_here(lab):
+    app, services, cluster, made = lab
+    pool = services.pool
+    pool.reserve(made["id"], services.workshops.lesson(LESSON), 3)
+    pool.reserve("gone-workshop", services.workshops.lesson(LESSON), 2)
+    services.workshops.tick()
+    assert pool.reservations() == [made["id"]]
+
+
+def test_several_instances_count_rates_together_in_their_redis():
+    from labapp.config import Settings
+    from labapp.web.guard import rate_storage
+
+    assert rate_storage(Settings()) == "memory://"
+    assert rate_storage(Settings(message_queue="redis://cache:6379/0")) == "redis://cache:6379/0"
+    assert rate_storage(Settings(message_queue="redis://cache:6379/0", rate_limit_storage="redis://other/1")) \
+        == "redis://other/1"
