@@ -43,7 +43,7 @@ class ClusterError(LabappError):
 
 class Cluster:
     def __init__(self, url: str, name: str, instance: str, client=None):
-        """URL: the Redis (redis://, rediss:// or unix://); NAME: the prefix of every key and
+        """URL: the Redis (redis:// or rediss://); NAME: the prefix of every key and
         channel (LABAPP_CLUSTER_NAME: several labs may share one Redis); INSTANCE: this
         instance's id (the sandboxes' owner label)."""
         if client is None:
@@ -68,18 +68,20 @@ class Cluster:
     # --- who is alive -------------------------------------------------------------------
 
     def beat(self) -> None:
-        """Say this instance is alive; if a survivor reaped it meanwhile (it was thought dead),
-        let go of everything it held first (ON_FENCED), then go on as a fresh member."""
-        if self.redis.exists(self._tombstone(self.instance)):
+        """Say this instance is alive, then look for its tombstone (in one transaction: a
+        survivor that lays it after sees this beat and takes it back, fence below); if a
+        survivor reaped it meanwhile, let go of everything it held (ON_FENCED)."""
+        now = self._now()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(f"{self.name}:beats", self.instance, repr(now))
+        pipe.sadd(f"{self.name}:members", self.instance)
+        pipe.exists(self._tombstone(self.instance))
+        reaped = pipe.execute()[-1]
+        if reaped:
             log.warning("cluster: this instance was thought dead and its sandboxes were reaped; "
                         "letting go of everything it held")
             self.on_fenced()
             self.redis.delete(self._tombstone(self.instance))
-        now = self._now()
-        pipe = self.redis.pipeline()
-        pipe.hset(f"{self.name}:beats", self.instance, repr(now))
-        pipe.sadd(f"{self.name}:members", self.instance)
-        pipe.execute()
 
     def members(self) -> set[str]:
         return {_text(m) for m in self.redis.smembers(f"{self.name}:members")}
@@ -179,6 +181,12 @@ class Cluster:
             self.forget(self.instance)
         except Exception:  # noqa: BLE001 - Redis away at shutdown: the others find it dead later
             log.warning("cluster: could not say goodbye", exc_info=True)
+        for closing in (self._pubsub, self.redis):
+            try:
+                if closing is not None:
+                    closing.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
 
     def _subscribe(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)

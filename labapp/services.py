@@ -114,6 +114,8 @@ class Services:
             return set()
         dead = self.cluster.dead()
         for owner in dead & suspects:
+            if not self.cluster.claim(f"reap:{owner}", seconds=120):
+                continue  # another survivor reaps it
             if not self.cluster.fence(owner):
                 continue  # it beat after all
             gone = self.lifecycle.reap_dead({owner})
@@ -137,6 +139,8 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
     """Every service of an app instance, from SETTINGS. BACKEND (default: real swarms owned by
     this instance), KERNEL (default: the probe, asked once) and CAPACITY (default: computed
     from the host; None: no limit) may be given: tests give a fake backend and no capacity."""
+    if settings.message_queue:
+        _refuse_half_a_cluster(settings)  # before anything is opened or made
     store = Store(settings.database)
     catalog = catalog or load_catalog()
     backend = backend or make_backend(settings, instance_id(settings.data_dir))
@@ -165,7 +169,6 @@ def build_services(settings: Settings, backend: Backend | None = None, kernel: d
         tell_learners(backend, lifecycle, admission, settings.max_sandboxes)
     cluster = None
     if settings.message_queue:
-        _refuse_half_a_cluster(settings)
         cluster = Cluster(settings.message_queue, settings.cluster_name, backend.owner)
         cluster.dead_seconds = settings.cluster_dead_seconds
         cluster.on_fenced = lambda: lifecycle.forget_all(FENCED)
@@ -192,6 +195,15 @@ def _refuse_half_a_cluster(settings: Settings) -> None:
                           f"{'is' if len(missing) == 1 else 'are'} not: each instance would keep its own",
                           hint="set them to the same values on every instance (the database: PostgreSQL; "
                                "docs/scale.md, 'More than one app instance')")
+    if not settings.message_queue.startswith(("redis://", "rediss://")):
+        raise LabappError(f"LABAPP_MESSAGE_QUEUE={_safe_url(settings.message_queue)!r} is not a Redis URL",
+                          hint="write it like redis://host:6379/0 (rediss:// for TLS)")
+    from .cluster import BEAT_SECONDS
+
+    if settings.cluster_dead_seconds < 3 * BEAT_SECONDS + 1:
+        raise LabappError(f"LABAPP_CLUSTER_DEAD_SECONDS={settings.cluster_dead_seconds:g} is too short: live "
+                          f"instances beat every {BEAT_SECONDS:g} s and would be taken for dead",
+                          hint=f"at least {3 * BEAT_SECONDS + 1:g}; 60, the default, rides out a short stall")
     if settings.database_url.strip().lower().startswith("sqlite"):
         raise LabappError("LABAPP_MESSAGE_QUEUE is set (several instances), but LABAPP_DATABASE_URL is SQLite: "
                           "instances cannot lock a workshop's row in it for each other",
@@ -224,8 +236,11 @@ class Reaper:
         suspects: set[str] = set()
         while True:
             time.sleep(self.every)
-            try:
+            try:  # apart: Redis away must not stop the expiry below
                 suspects = self.services.reap_dead_instances(suspects)
+            except Exception:  # noqa: BLE001 - Redis or the engine away: the next round looks again
+                log.warning("looking for dead instances failed", exc_info=True)
+            try:
                 self.services.expiry.reap()
                 shops = self.services.workshops
                 for wid in shops.tick():

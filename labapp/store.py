@@ -40,6 +40,7 @@ attempt_reasons = sa.Table(  # why an attempt's checks failed, as the learner wa
     sa.Column("attempt", sa.Integer, primary_key=True),
     sa.Column("reasons", sa.Text, nullable=False),  # {check name: i18n.to_data(reason)}
 )
+SCHEMA_LOCK = 0x6C61626170  # PostgreSQL advisory lock key held while the tables are made ("labap")
 REPEAT_WINDOW = 15 * 60  # seconds after an attempt in which the same one again is counted on its row
 attempt_repeats = sa.Table(  # an attempt told the same again (same step, verdict and reasons): one row
     "attempt_repeats", metadata,
@@ -114,7 +115,12 @@ class Store:
             self.engine = sa.create_engine(url, **kwargs)
             if url.startswith("sqlite"):
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self.engine)
+            with self.engine.begin() as db:
+                if db.dialect.name == "postgresql":
+                    # several instances starting at once on an empty database: one makes the
+                    # tables, the others wait for it (else: UniqueViolation, an instance fails to start)
+                    db.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+                metadata.create_all(db)
         except (ArgumentError, NoSuchModuleError, OperationalError, ImportError) as exc:
             raise StoreError(f"cannot open the database {_safe(url)}: {exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0]}") from None

@@ -181,7 +181,10 @@ def status():
             answer["queue"] = lab.lifecycle.queue.status()  # sandboxes being made, learners waiting their turn
         answer["instance"] = lab.backend.owner  # which instance answered (several behind one proxy)
         if lab.cluster is not None:
-            answer["instances"] = sorted(lab.cluster.alive())
+            try:
+                answer["instances"] = sorted(lab.cluster.alive())
+            except Exception as exc:  # noqa: BLE001 - Redis away: the status says so
+                answer["instances"], answer["cluster_error"] = None, f"the cluster's Redis did not answer: {exc}"
     return jsonify(answer)
 
 

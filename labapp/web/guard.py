@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -115,6 +116,28 @@ def rate_text(item) -> str:
 
 # --- the app's guard ----------------------------------------------------------------------
 
+log = logging.getLogger(__name__)
+
+
+class Tolerant:
+    """A limits storage whose failures are logged and read as 'nothing counted' (the
+    throttles on the cluster's Redis, while it is away)."""
+
+    def __init__(self, storage):
+        self.storage = storage
+
+    def __getattr__(self, name):
+        call = getattr(self.storage, name)
+
+        def tolerant(*args, **kwargs):
+            try:
+                return call(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - see the class
+                log.warning("the throttles' storage did not answer (%s)", name, exc_info=True)
+                return 0
+        return tolerant
+
+
 def rate_storage(settings) -> str:
     """Where the rates and throttles are counted: LABAPP_RATE_LIMIT_STORAGE; with several
     instances its default (memory://, one count per instance: a client would get each limit
@@ -141,11 +164,15 @@ class Guard:
                                   "(or leave it empty for no limit)") from None
             self.texts[kind] = text
         self.prefix = f"labapp:{settings.cluster_name}" if settings.message_queue else "labapp"
+        shared = rate_storage(settings) != settings.rate_limit_storage.strip()
+        # On the cluster's Redis, an outage of it lets requests through (logged) rather than
+        # failing every one of them: the rates are a fairness measure, not a wall.
         self.limiter = Limiter(key_func=client_address, app=app, key_prefix=self.prefix,
                                storage_uri=rate_storage(settings), strategy="sliding-window-counter",
-                               headers_enabled=False)
+                               headers_enabled=False, swallow_errors=shared)
+        self.tolerant = shared
         self.in_flight = InFlight(settings.commands_in_flight)
-        storage = self.limiter.storage
+        storage = Tolerant(self.limiter.storage) if shared else self.limiter.storage
         self.throttles = {
             "trainer": Throttle(storage, "trainer", settings.throttle_free, settings.throttle_max_seconds),
             "join": Throttle(storage, "join", settings.join_throttle_free, settings.join_throttle_max_seconds),
@@ -162,7 +189,14 @@ class Guard:
         Refused past the limit."""
         args = self._args(kind, learner)
         for item in sorted(self.rates[kind]):
-            if not self.limiter.limiter.hit(item, *args):
+            try:
+                allowed = self.limiter.limiter.hit(item, *args)
+            except Exception:  # noqa: BLE001 - the shared storage is away (see __init__)
+                if not self.tolerant:
+                    raise
+                log.warning("the rates' storage did not answer: %s let through", kind, exc_info=True)
+                return
+            if not allowed:
                 reset, _ = self.limiter.limiter.get_window_stats(item, *args)
                 retry = max(1, math.ceil(reset - time.time()))
                 raise Refused(msg("{refusal}; try again in {wait}", refusal=_too_many(kind, item),

@@ -109,7 +109,8 @@ _SCHEMAS = {
                    "capacity": _nullable({"type": "integer"}), "free": _nullable({"type": "integer"}),
                    "reason": _nullable(_STR), "version": _nullable(_STR), "error": _nullable(_STR),
                    "missing": {"type": "array", "items": _STR},
-                   "instance": _STR, "instances": {"type": "array", "items": _STR},
+                   "instance": _STR, "instances": _nullable({"type": "array", "items": _STR}),
+                   "cluster_error": _STR,
                    "queue": {"type": "object", "description": "sandboxes made at a time (slots), being made, "
                              "learners waiting their turn, and a typical making's seconds", "properties": {
                                  "slots": {"type": "integer"}, "making": {"type": "integer"},

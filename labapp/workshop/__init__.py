@@ -61,6 +61,7 @@ class Workshops:
         self.capacity = capacity
         self.on_change: Callable[[str], None] = lambda workshop_id: None  # the dashboard redraws
         self.cluster = None  # several instances (labapp/cluster.py): see join_cluster
+        self._instances = 1  # how many were alive at the last tick
         self._lock = threading.Lock()
         lifecycle.admission.seating = self.seating  # workshop learners count against their workshop
 
@@ -377,7 +378,12 @@ class Workshops:
         now = time.time()
         active = []
         # several instances: each keeps its share of a workshop's places ready
-        instances = max(1, len(self.cluster.alive())) if self.cluster is not None else 1
+        if self.cluster is not None:
+            try:
+                self._instances = max(1, len(self.cluster.alive()))
+            except Exception:  # noqa: BLE001 - Redis away: the count it last gave
+                log.warning("could not count the instances alive", exc_info=True)
+        instances = self._instances
         for workshop in self.all():
             if workshop["ended"] is not None:
                 continue
@@ -408,4 +414,9 @@ def _workshop(row) -> dict:
 
 
 def _background(call, *args, name: str) -> None:
-    threading.Thread(target=call, args=args, daemon=True, name=name).start()
+    def logged():
+        try:
+            call(*args)
+        except Exception:  # noqa: BLE001 - a background release or reset: said in the log
+            log.warning("%s failed", name, exc_info=True)
+    threading.Thread(target=logged, daemon=True, name=name).start()

@@ -34,6 +34,7 @@ def test_an_instance_that_stops_beating_is_dead_to_the_others(redis_url, name):
     time.sleep(0.6)
     a.beat()  # a beats on, b does not
     _until(lambda: a.dead() == {"b"}, timeout=5)
+    a.beat()
     assert b.dead() == set()  # nobody else is dead to b, and never b itself
     a.forget("b")
     assert a.members() == {"a"} and a.dead() == set()
@@ -140,6 +141,7 @@ def test_the_listener_hears_again_after_redis_was_out_of_reach(redis_url, name):
             got.wait(0.5)
         assert got.is_set(), "the instance stopped hearing commands after Redis was out of reach"
     finally:
+        a.stop()
         b.stop()
         relay.cut()
 

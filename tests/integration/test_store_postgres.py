@@ -41,6 +41,28 @@ def test_it_is_postgresql(database):
     store.close()
 
 
+def test_instances_starting_at_once_on_an_empty_database_all_start(database):
+    """Each Store makes the tables it lacks; several at once on an empty PostgreSQL raced
+    (UniqueViolation on the catalog: an instance failed to start, 3 times in 3)."""
+    stores, errors = [], []
+
+    def start():
+        try:
+            stores.append(Store(database))
+        except Exception as exc:  # noqa: BLE001 - what the test looks for
+            errors.append(exc)
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(stores) == 4
+    stores[0].hold("l1", "sb1", "lesson")
+    assert stores[3].holdings()["sb1"]["learner"] == "l1"
+    for store in stores:
+        store.close()
+
+
 def test_two_instances_joining_the_last_seat_at_once_one_gets_it(database):
     """Two instances (two Stores) take the last seat of a workshop at the same moment: the
     second to look must see the first's seat taken ('full'), not both join. (One instance

@@ -3,6 +3,8 @@ what a workshop's commands do on the instance that has the learner and on one th
 The channel itself is a fake here (a list of what was published); the real Redis and two
 real instances are tests/e2e/test_instances.py's."""
 import json
+import re
+import threading
 import time
 
 import pytest
@@ -60,13 +62,17 @@ def test_malformed_commands_are_dropped(data):
     assert seen == []
 
 
-def test_a_failing_handler_does_not_stop_the_listener():
-    cluster = _cluster()
+def test_a_failing_handler_does_not_stop_the_listener(caplog):
+    cluster, seen = _cluster(), []
 
     def broken(command):
         raise ValueError("bad field")
     cluster.on("reset", broken)
+    cluster.on("release", seen.append)
     cluster.dispatch(json.dumps({"kind": "reset", "from": "other"}))  # logged, not raised
+    cluster.dispatch(json.dumps({"kind": "release", "from": "other"}))
+    assert seen == [{"kind": "release", "from": "other"}]
+    assert "command 'reset' failed" in caplog.text
 
 
 def test_publish_names_the_sender():
@@ -154,6 +160,9 @@ def test_one_reset_is_carried_out_once_where_several_instances_have_the_learner(
                           "lesson": LESSON, "step": None, "nonce": "n1"})
     cluster.redis.set("t:claim:reset:n1", "another-instance", nx=True)  # another with Ann's page took it
     cluster.dispatch(command)
+    for thread in threading.enumerate():  # a reset started anyway would run there
+        if thread.name == "labapp-reset":
+            thread.join(10)
     assert services.seats.get(learner).sandbox is first and not services.seats.get(learner).starting
     cluster.dispatch(command.replace('"n1"', '"n2"'))  # the next reset: this instance is first
     until(lambda: services.seats.get(learner).sandbox not in (None, first))
@@ -301,3 +310,65 @@ def test_several_instances_count_rates_together_in_their_redis():
     assert rate_storage(Settings(message_queue="redis://cache:6379/0")) == "redis://cache:6379/0"
     assert rate_storage(Settings(message_queue="redis://cache:6379/0", rate_limit_storage="redis://other/1")) \
         == "redis://other/1"
+
+
+class Survivor:
+    """What Services.reap_dead_instances asks of the cluster, answered by the test."""
+
+    def __init__(self, dead, alive_again=()):
+        self._dead, self.alive_again, self.forgotten, self.dead_seconds = set(dead), set(alive_again), [], 60
+
+    def dead(self):
+        return set(self._dead)
+
+    def claim(self, what, seconds=300):
+        return True
+
+    def fence(self, owner):
+        return owner not in self.alive_again
+
+    def forget(self, owner):
+        self.forgotten.append(owner)
+        self._dead.discard(owner)
+
+
+def test_an_instance_is_reaped_when_found_dead_twice_and_still_dead_when_fenced(lab):
+    app, services, cluster, made = lab
+    reaped = []
+    services.lifecycle.reap_dead = lambda owners: reaped.append(set(owners)) or []
+    services.cluster = Survivor(dead={"gone", "slow"}, alive_again={"slow"})
+    suspects = services.reap_dead_instances(set())
+    assert suspects == {"gone", "slow"} and reaped == []  # once is not enough
+    suspects = services.reap_dead_instances(suspects)
+    assert reaped == [{"gone"}] and services.cluster.forgotten == ["gone"]  # slow beat when fenced
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"message_queue": "localhost:6379"}, "is not a Redis URL; write it like redis://host:6379/0"),
+    ({"cluster_dead_seconds": 5}, "LABAPP_CLUSTER_DEAD_SECONDS=5 is too short"),
+])
+def test_several_instances_refuse_settings_that_cannot_work(tmp_path, changes, words):
+    from labapp.errors import LabappError
+    from labapp.services import build_services
+
+    from .helpers import FactoryBackend, fixture_catalog, settings_for
+
+    settings = settings_for(tmp_path, **{"message_queue": "redis://127.0.0.1:1/0",
+                                         "database_url": "postgresql+psycopg://x@127.0.0.1:1/x", **changes})
+    with pytest.raises(LabappError, match=re.escape(words)):
+        build_services(settings, backend=FactoryBackend(None), capacity=None, catalog=fixture_catalog())
+
+
+def test_rates_on_an_unreachable_cluster_redis_let_requests_through_and_say_so(caplog):
+    from flask import Flask
+
+    from labapp.config import Settings
+    from labapp.web.guard import Guard
+
+    app = Flask(__name__)
+    guard = Guard(app, Settings(message_queue="redis://127.0.0.1:1/0", rate_commands="1/minute"))
+    with app.test_request_context("/"):
+        guard.hit("commands")
+        guard.hit("commands")  # past the limit, but nothing could count it: let through
+        assert guard.throttles["trainer"].wait("10.0.0.1") == 0
+    assert "the rates' storage did not answer" in caplog.text
