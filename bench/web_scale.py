@@ -70,6 +70,7 @@ sys.path.insert(0, ROOT)
 
 from labapp.cli.production import CONNECTIONS, THREADS_KEPT_FOR_REQUESTS  # noqa: E402
 from labapp.web.events import ROSTER_DELAY  # noqa: E402
+from tests.lesson_text import lesson, step  # noqa: E402
 from tests.servers import postgres_server, redis_server  # noqa: E402
 
 try:
@@ -85,51 +86,9 @@ READY_SECONDS = 180  # for an instance to answer
 WAIT_SECONDS = 60  # for a broadcast to reach every page, a roster to show an action
 REQUEST = aiohttp.ClientTimeout(total=120)  # an HTTP request, answer included
 INSTANCES: list["Instance"] = []  # every instance started, all stopped at the end whatever happens
-LESSON = """---
-title: Web scale
-summary: The lesson of bench/web_scale.py, for simulated sandboxes.
-language: en
-level: beginner
-time: 5
-sandbox: {nodes: 1, managers: 1}
----
-
-## First {#first}
-
-```manager1
-docker node ls
-```
-
-```check
-- exit: zero
-```
-
-```hint
-A nudge.
-```
-
-```hint
-The answer.
-```
-
-## Second {#second}
-
-```manager1
-docker node ls
-```
-
-```check
-- exit: zero
-```
-
-```hint
-A nudge.
-```
-
-```hint
-The answer.
-```
-"""
+LESSON = lesson([step("First", STEP, "docker node ls", "exit: zero"),
+                 step("Second", "second", "docker node ls", "exit: zero")],
+                title="Web scale", summary="The lesson of bench/web_scale.py, for simulated sandboxes.")
 
 
 class Abort(Exception):
