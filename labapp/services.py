@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from .capacity import Capacity, host_capacity, load_per_core
-from .cluster import Cluster
+from .cluster import BEAT_SECONDS, Cluster
 from .config import Settings, parse_bytes
 from .datadir import kept
 from .errors import LabappError
@@ -198,8 +198,6 @@ def _refuse_half_a_cluster(settings: Settings) -> None:
     if not settings.message_queue.startswith(("redis://", "rediss://")):
         raise LabappError(f"LABAPP_MESSAGE_QUEUE={_safe_url(settings.message_queue)!r} is not a Redis URL",
                           hint="write it like redis://host:6379/0 (rediss:// for TLS)")
-    from .cluster import BEAT_SECONDS
-
     if settings.cluster_dead_seconds < 3 * BEAT_SECONDS + 1:
         raise LabappError(f"LABAPP_CLUSTER_DEAD_SECONDS={settings.cluster_dead_seconds:g} is too short: live "
                           f"instances beat every {BEAT_SECONDS:g} s and would be taken for dead",

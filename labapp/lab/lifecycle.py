@@ -226,10 +226,14 @@ class Lifecycle:
         (orphans: one that was starting when the app stopped, say)."""
         held = self.store.holdings()
         found = {"adopted": [], "pooled": [], "reaped": []}
-        seen = set()
-        for entry in self.backend.existing():
+        # several instances: the store's seats are every instance's; one look at the engines
+        # gives this instance's sandboxes and which of the others' are still there
+        everyone = self.backend.existing(ANY_OWNER if self.shared else None)
+        seen = {entry["id"] for entry in everyone}
+        for entry in everyone:
+            if entry.get("owner", self.backend.owner) != self.backend.owner:
+                continue  # another instance's: its to take back
             sid = entry["id"]
-            seen.add(sid)
             verdict = orphan_or_not(entry, held)
             if verdict == "held":
                 owner = held[sid]
@@ -245,9 +249,7 @@ class Lifecycle:
                 self.backend.destroy(sid)
                 self.metrics.reaped.labels("orphan").inc()
                 found["reaped"].append(sid)
-        if self.shared:  # the store's seats are every instance's: let go only of sandboxes gone from the engines
-            seen = {entry["id"] for entry in self.backend.existing(ANY_OWNER)}
-        for sid, owner in held.items():
+        for sid, owner in held.items():  # let go only of sandboxes gone from the engines
             if sid not in seen or sid in found["reaped"]:
                 self.store.let_go(owner["learner"], sid)
         return found

@@ -164,11 +164,12 @@ class Guard:
                                   "(or leave it empty for no limit)") from None
             self.texts[kind] = text
         self.prefix = f"labapp:{settings.cluster_name}" if settings.message_queue else "labapp"
-        shared = rate_storage(settings) != settings.rate_limit_storage.strip()
+        storage_uri = rate_storage(settings)
+        shared = storage_uri != settings.rate_limit_storage.strip()
         # On the cluster's Redis, an outage of it lets requests through (logged) rather than
         # failing every one of them: the rates are a fairness measure, not a wall.
         self.limiter = Limiter(key_func=client_address, app=app, key_prefix=self.prefix,
-                               storage_uri=rate_storage(settings), strategy="sliding-window-counter",
+                               storage_uri=storage_uri, strategy="sliding-window-counter",
                                headers_enabled=False, swallow_errors=shared)
         self.tolerant = shared
         self.in_flight = InFlight(settings.commands_in_flight)

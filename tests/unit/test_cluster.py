@@ -11,6 +11,7 @@ import pytest
 
 from labapp.cluster import Cluster, text_field
 from labapp.i18n import msg, to_data
+from labapp.sandbox.backend import ANY_OWNER
 
 from .helpers import LESSON, TOKEN, make_app, until
 
@@ -372,3 +373,23 @@ def test_rates_on_an_unreachable_cluster_redis_let_requests_through_and_say_so(c
         guard.hit("commands")  # past the limit, but nothing could count it: let through
         assert guard.throttles["trainer"].wait("10.0.0.1") == 0
     assert "the rates' storage did not answer" in caplog.text
+
+
+def test_readopt_takes_back_its_own_and_lets_go_only_of_seats_whose_sandbox_is_gone(lab):
+    app, services, cluster, made = lab
+    backend, store = services.backend, services.store
+    running = [{"name": "manager1", "status": "running"}]
+    on_engines = [{"id": "mine", "owner": backend.owner, "pooled": False, "shape": None, "nodes": running},
+                  {"id": "theirs", "owner": "another-instance", "pooled": False, "shape": None, "nodes": running}]
+    asked, destroyed = [], []
+    backend.existing = lambda owners=None: asked.append(owners) or [
+        e for e in on_engines if owners is ANY_OWNER or e["owner"] in (owners or {backend.owner})]
+    backend.attach = lambda sid: f"attached {sid}"
+    backend.destroy = destroyed.append
+    for learner, sid in (("l1", "mine"), ("l2", "theirs"), ("l3", "gone")):
+        store.hold(learner, sid, LESSON)
+    found = services.lifecycle.readopt()
+    assert found == {"adopted": ["mine"], "pooled": [], "reaped": []} and destroyed == []
+    assert services.seats.get("l1").sandbox == "attached mine" and services.seats.peek("l2") is None
+    assert sorted(store.holdings()) == ["mine", "theirs"]  # l3's sandbox is gone from every engine
+    assert asked == [ANY_OWNER]  # one look at the engines
