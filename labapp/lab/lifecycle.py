@@ -228,7 +228,7 @@ class Lifecycle:
         found = {"adopted": [], "pooled": [], "reaped": []}
         # several instances: the store's seats are every instance's; one look at the engines
         # gives this instance's sandboxes and which of the others' are still there
-        everyone = self.backend.existing(ANY_OWNER if self.shared else None)
+        everyone = self.backend.existing(ANY_OWNER) if self.shared else self.backend.existing()
         seen = {entry["id"] for entry in everyone}
         for entry in everyone:
             if entry.get("owner", self.backend.owner) != self.backend.owner:
