@@ -16,7 +16,7 @@ from labapp.sandbox import SwarmSandbox
 from labapp.sandbox.base import LABEL_OWNER
 
 from .conftest import TRAINER_TOKEN, Server
-from .test_workshop import _context, _owned
+from .test_workshop import _context, _owned, create_workshop
 
 LESSON = "overlay-attachable"
 
@@ -72,12 +72,7 @@ def test_a_trainer_on_one_instance_runs_a_workshop_with_learners_on_two(tmp_path
         trainer.goto(a.url + "/trainer")
         trainer.fill("#token", TRAINER_TOKEN)
         trainer.click("form button[type=submit]")
-        trainer.fill("#title", "Two instances")
-        for box in trainer.locator('input[name="lessons"]').all():
-            box.set_checked(box.get_attribute("value") == LESSON)
-        trainer.fill("#capacity-input", "2")
-        trainer.click("#create-form button[type=submit]")
-        code = trainer.locator("#join-code").inner_text().strip()
+        code = create_workshop(trainer, "Two instances", 2, LESSON)
 
         learners = {}
         for name, server in (("Ann", a), ("Bob", b)):

@@ -34,6 +34,16 @@ def _context(browser, request, who):
     return context, page
 
 
+def create_workshop(trainer, title, capacity, lesson=LESSON):
+    """On a signed-in trainer's page: make a workshop of LESSON; its join code."""
+    trainer.fill("#title", title)
+    for box in trainer.locator('input[name="lessons"]').all():
+        box.set_checked(box.get_attribute("value") == lesson)
+    trainer.fill("#capacity-input", str(capacity))
+    trainer.click("#create-form button[type=submit]")
+    return trainer.locator("#join-code").inner_text().strip()
+
+
 def _owned(client, instance):
     flt = {"label": f"{LABEL_OWNER}={instance}"}
     return (client.api.containers(all=True, filters=flt), client.api.networks(filters=flt),
@@ -52,12 +62,7 @@ def test_a_trainer_runs_a_workshop_for_three_learners(workshop_server, browser, 
         expect(trainer.locator(".problem")).to_contain_text("that is not the trainer token")
         trainer.fill("#token", TRAINER_TOKEN)
         trainer.click("form button[type=submit]")
-        trainer.fill("#title", "Onboarding day")
-        for box in trainer.locator('input[name="lessons"]').all():
-            box.set_checked(box.get_attribute("value") == LESSON)
-        trainer.fill("#capacity-input", "3")
-        trainer.click("#create-form button[type=submit]")
-        code = trainer.locator("#join-code").inner_text().strip()
+        code = create_workshop(trainer, "Onboarding day", 3)
         assert re.fullmatch(r"[A-Z2-9]{6}", code)
         expect(trainer.locator(".qr svg")).to_be_visible()
         trainer.shot("dashboard-empty")
